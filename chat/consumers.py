@@ -1,0 +1,1 @@
+class ChatConsumer: pass

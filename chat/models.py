@@ -1,0 +1,194 @@
+"""The chat's data: sites, visitors, conversations, messages, and the curated intents and answers."""
+
+import secrets
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+def _public_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _resume_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Site(models.Model):
+    """One installation of the chat (a website embedding the widget)."""
+
+    class Position(models.TextChoices):
+        RIGHT = "right", "Bottom right"
+        LEFT = "left", "Bottom left"
+
+    public_key = models.SlugField(max_length=64, unique=True, default=_public_key)
+    name = models.CharField(max_length=200)
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="One origin per line, e.g. https://shop.example.com or http://localhost:* "
+        "(a * port matches any port).",
+    )
+    greeting = models.CharField(max_length=500, blank=True, default="Hi! How can I help you today?")
+    color = models.CharField(max_length=7, default="#2563eb", help_text="Accent colour, #rrggbb.")
+    position = models.CharField(max_length=5, choices=Position.choices, default=Position.RIGHT)
+    language = models.CharField(max_length=10, default="en")
+    retention_days = models.PositiveIntegerField(
+        default=90, help_text="Raw conversations older than this are anonymized."
+    )
+    is_active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_key})"
+
+    def origin_list(self) -> list[str]:
+        return [line.strip() for line in self.allowed_origins.splitlines() if line.strip()]
+
+
+class Visitor(models.Model):
+    """A customer, known only by an opaque id (no account needed)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(blank=True, help_text="Left by the customer when no agent was online.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        BOT = "bot", "Bot"
+        WAITING = "waiting", "Waiting for an agent"
+        HUMAN = "human", "With an agent"
+        CLOSED = "closed", "Closed"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    token = models.CharField(max_length=64, unique=True, default=_resume_token, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOT)
+    # Highest seq handed out; bumped under a row lock so seqs are dense and ordered.
+    last_seq = models.PositiveIntegerField(default=0)
+    agent = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    handoff_reason = models.CharField(max_length=200, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+    anonymized = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "waiting_since"])]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.status})"
+
+
+class Message(models.Model):
+    class Sender(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        BOT = "bot", "Bot"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+
+    class Source(models.TextChoices):
+        """Which branch of the reply policy produced a bot message."""
+
+        NONE = "", "-"
+        ANSWER = "answer", "Curated answer"
+        TICKET = "ticket", "Past ticket"
+        CLARIFY = "clarify", "Did you mean"
+        FALLBACK = "fallback", "Fallback"
+        HANDOFF = "handoff", "Handoff"
+        GREETING = "greeting", "Greeting"
+
+    class Feedback(models.TextChoices):
+        NONE = "", "-"
+        UP = "up", "Thumbs up"
+        DOWN = "down", "Thumbs down"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    text = models.TextField()
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, blank=True, default="")
+    intent = models.CharField(max_length=100, blank=True, default="")
+    confidence = models.FloatField(null=True, blank=True)
+    suggestions = models.JSONField(default=list, blank=True)
+    ticket = models.ForeignKey(
+        "retrieval.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model_version = models.CharField(max_length=64, blank=True, default="")
+    feedback = models.CharField(max_length=4, choices=Feedback.choices, blank=True, default="")
+    agent = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="message_client_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.sender}: {self.text[:40]}"
+
+
+class Intent(models.Model):
+    """Something customers ask for, with the curated answer the bot gives."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    answer = models.TextField(
+        blank=True, help_text="Shown to the customer. Links and bold allowed (sanitized)."
+    )
+    quick_replies = models.JSONField(
+        default=list, blank=True, help_text='Buttons under the answer, e.g. ["Talk to a person"].'
+    )
+    handoff = models.BooleanField(default=False, help_text="Asking for this hands the chat to a human.")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrainingExample(models.Model):
+    """A labelled utterance: an intent, or out-of-scope when intent is empty and is_oos is set."""
+
+    class Origin(models.TextChoices):
+        IMPORT = "import", "Imported"
+        REVIEW = "review", "Review queue"
+        ADMIN = "admin", "Admin"
+        DEMO = "demo", "Demo data"
+
+    text = models.TextField()
+    intent = models.ForeignKey(Intent, null=True, blank=True, on_delete=models.CASCADE, related_name="examples")
+    is_oos = models.BooleanField(default=False)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.ADMIN)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(intent__isnull=False) | models.Q(is_oos=True),
+                name="example_has_label",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text[:50]} → {self.intent or 'out-of-scope'}"

@@ -1,0 +1,17 @@
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from chat.models import Site
+
+
+@require_GET
+def chat_page(request: HttpRequest) -> HttpResponse:
+    """The full-page chat with the demo bot (same client code as the widget)."""
+    site = Site.objects.filter(public_key=request.GET.get("site", "demo"), is_active=True).first()
+    return render(request, "chat/page.html", {"site": site})
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
