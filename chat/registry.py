@@ -1,0 +1,234 @@
+"""The model registry: the only module that knows the bundle layout.
+
+A bundle is one directory `<ARTIFACTS_DIR>/bundles/<version>/` holding
+
+    manifest.json   version, format, data fingerprint, metrics, library versions
+    intent/         the intent model (chat.intents.IntentModel.load)
+    index/          the ticket index (retrieval.index.TicketIndex.load), optional
+
+and `<ARTIFACTS_DIR>/ACTIVE` names the active version. Training calls `publish()`;
+serving calls `current()`, which notices a new ACTIVE within BUNDLE_POLL_SECONDS, builds
+the new bundle fully, then swaps one reference. A bundle that fails to load is never
+switched to: the old one stays live.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+BUNDLE_FORMAT = 1
+
+
+class IncompatibleBundle(Exception):
+    """The bundle on disk was written in a format this code cannot serve."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    intent: str | None
+    confidence: float
+    ranking: list[tuple[str, float]] = field(default_factory=list)
+    threshold: float = 1.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    ticket_id: int
+    score: float
+
+
+class Bundle(Protocol):
+    version: str
+
+    def predict(self, text: str) -> Prediction: ...
+
+    def search(self, text: str, k: int = 5) -> list[Hit]: ...
+
+
+class EmptyBundle:
+    """What serves before any model was trained: knows no intent, finds no ticket."""
+
+    version = ""
+
+    def predict(self, text: str) -> Prediction:
+        return Prediction(intent=None, confidence=0.0)
+
+    def search(self, text: str, k: int = 5) -> list[Hit]:
+        return []
+
+
+class LoadedBundle:
+    """A bundle read from disk: the intent model and, when present, the ticket index."""
+
+    def __init__(self, directory: Path) -> None:
+        from chat.intents import IntentModel  # the light runtime, never TensorFlow
+
+        manifest = json.loads((directory / "manifest.json").read_text())
+        if manifest.get("format") != BUNDLE_FORMAT:
+            raise IncompatibleBundle(
+                f"bundle {directory.name} has format {manifest.get('format')}, expected {BUNDLE_FORMAT}"
+            )
+        self.directory = directory
+        self.manifest = manifest
+        self.version: str = manifest["version"]
+        self.intents = IntentModel.load(directory / "intent")
+        self.index: Any = None
+        if (directory / "index").is_dir():
+            from retrieval.index import TicketIndex
+
+            self.index = TicketIndex.load(directory / "index")
+            if self.index.dim != self.intents.dim:
+                raise IncompatibleBundle("ticket index and intent encoder disagree on dimension")
+
+    def predict(self, text: str) -> Prediction:
+        return self.intents.predict(text)
+
+    def embed(self, texts: list[str]) -> Any:
+        return self.intents.embed(texts)
+
+    def search(self, text: str, k: int = 5) -> list[Hit]:
+        if self.index is None or len(self.index) == 0:
+            return []
+        vector = self.intents.embed([text])
+        return [Hit(ticket_id=int(i), score=float(s)) for i, s in self.index.search(vector, k)]
+
+
+def artifacts_dir() -> Path:
+    return Path(settings.ARTIFACTS_DIR)
+
+
+def bundles_dir() -> Path:
+    return artifacts_dir() / "bundles"
+
+
+def active_version() -> str:
+    """The version named by the ACTIVE pointer, or '' when none was published."""
+    try:
+        return (artifacts_dir() / "ACTIVE").read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def list_versions() -> list[str]:
+    if not bundles_dir().is_dir():
+        return []
+    return sorted(p.name for p in bundles_dir().iterdir() if (p / "manifest.json").exists())
+
+
+def read_manifest(version: str) -> dict[str, Any]:
+    return json.loads((bundles_dir() / version / "manifest.json").read_text())
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def publish(staging: Path, manifest: dict[str, Any], *, activate: bool = True) -> str:
+    """Move a fully written staging directory into place as a new version.
+
+    Steps: write the manifest into staging, load it once to prove it serves (a bundle that
+    cannot load is never published), rename it to bundles/<version>, then point ACTIVE at it.
+    """
+    version = manifest["version"]
+    manifest = {**manifest, "format": BUNDLE_FORMAT}
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    LoadedBundle(staging)
+    bundles_dir().mkdir(parents=True, exist_ok=True)
+    target = bundles_dir() / version
+    if target.exists():
+        raise FileExistsError(f"version {version} already exists")
+    os.replace(staging, target)
+    if activate:
+        activate_version(version)
+    return version
+
+
+def activate_version(version: str) -> None:
+    """Point ACTIVE at an existing version after checking it loads."""
+    directory = bundles_dir() / version
+    if not (directory / "manifest.json").exists():
+        raise FileNotFoundError(f"no bundle {version} in {bundles_dir()}")
+    LoadedBundle(directory)
+    artifacts_dir().mkdir(parents=True, exist_ok=True)
+    _write_atomically(artifacts_dir() / "ACTIVE", version + "\n")
+
+
+def remove_version(version: str) -> None:
+    if version == active_version():
+        raise ValueError("cannot remove the active version")
+    shutil.rmtree(bundles_dir() / version, ignore_errors=True)
+
+
+class _Registry:
+    """Holds the live bundle of this process; lazy, cached, swappable in tests."""
+
+    def __init__(self) -> None:
+        self._bundle: Any = EmptyBundle()
+        self._loaded_version: str | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self._override: Any = None
+        self._failed: dict[str, float] = {}
+
+    def current(self) -> Any:
+        if self._override is not None:
+            return self._override
+        now = time.monotonic()
+        if self._loaded_version is None or now - self._checked_at >= settings.BUNDLE_POLL_SECONDS:
+            self.refresh()
+        return self._bundle
+
+    def refresh(self) -> None:
+        """Load the ACTIVE bundle if it changed; keep serving the old one if loading fails."""
+        with self._lock:
+            self._checked_at = time.monotonic()
+            version = active_version()
+            if version == self._loaded_version:
+                return
+            if not version:
+                self._bundle, self._loaded_version = EmptyBundle(), version
+                return
+            if version in self._failed and time.monotonic() - self._failed[version] < 60:
+                return
+            try:
+                bundle = LoadedBundle(bundles_dir() / version)
+            except Exception:
+                log.exception("bundle %s failed to load; still serving %s", version, self._loaded_version)
+                self._failed[version] = time.monotonic()
+                return
+            self._bundle, self._loaded_version = bundle, version
+            log.info("now serving bundle %s", version)
+
+    @contextmanager
+    def override(self, bundle: Any) -> Iterator[Any]:
+        """Test hook: serve `bundle` inside the block."""
+        previous, self._override = self._override, bundle
+        try:
+            yield bundle
+        finally:
+            self._override = previous
+
+    def reset(self) -> None:
+        with self._lock:
+            self._bundle, self._loaded_version, self._checked_at = EmptyBundle(), None, 0.0
+            self._failed.clear()
+
+
+registry = _Registry()
+current = registry.current
