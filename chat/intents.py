@@ -1,0 +1,235 @@
+"""The intent model at serving time: text preprocessing and the TFLite predictor.
+
+This module is imported by the web process, so it must never import TensorFlow. Training
+(`training/model.py`) imports the same `Preprocessor` so that training-time and serving-time
+text handling are one code path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Bump when the files written by training/export.py change meaning; load() refuses other versions.
+FORMAT_VERSION = 1
+
+TFLITE_FILE = "model.tflite"
+TOKENIZER_FILE = "tokenizer.json"
+LABELS_FILE = "labels.json"
+THRESHOLDS_FILE = "thresholds.json"
+
+PAD, OOV = 0, 1
+_TOKEN = re.compile(r"[a-z0-9]+")
+_DIGIT = re.compile(r"[0-9]")
+
+
+class IncompatibleModel(Exception):
+    """The files on disk were written by a different format version (or are missing)."""
+
+
+def normalize(text: str) -> list[str]:
+    """Lowercase, strip accents, map digits to 0 and split into alphanumeric words."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.replace("'", "").replace("\u2019", "")  # "hasn't" -> "hasnt", as typed on phones
+    return _TOKEN.findall(_DIGIT.sub("0", text))
+
+
+def _bucket(feature: str, buckets: int) -> int:
+    # crc32 is stable across processes (unlike hash()) and fast; id 0 is padding.
+    return zlib.crc32(feature.encode("utf-8")) % buckets + 1
+
+
+class Preprocessor:
+    """Turns text into the three int32 inputs of the model.
+
+    - words:    (max_len,)         word ids from a fixed vocabulary (0 pad, 1 unknown)
+    - subwords: (max_len, max_sub) hashed character trigrams of each word, so typos and unseen
+                words still land near their neighbours
+    - bag:      (max_bag,)         hashed sentence features (words, word bigrams, char trigrams)
+                for the bag-of-n-grams path that runs beside the LSTM
+    """
+
+    def __init__(
+        self,
+        vocab: list[str],
+        *,
+        max_len: int = 32,
+        max_sub: int = 12,
+        max_bag: int = 128,
+        buckets: int = 16384,
+    ) -> None:
+        self.vocab = list(vocab)
+        self.max_len, self.max_sub, self.max_bag, self.buckets = max_len, max_sub, max_bag, buckets
+        self._index = {word: i + 2 for i, word in enumerate(self.vocab)}
+        self._cache: dict[str, tuple[int, list[int], int]] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab) + 2
+
+    def _word(self, word: str) -> tuple[int, list[int], int]:
+        hit = self._cache.get(word)
+        if hit is None:
+            padded = f"<{word}>"
+            grams = [_bucket("c" + padded[i : i + 3], self.buckets) for i in range(len(padded) - 2)]
+            hit = (self._index.get(word, OOV), grams, _bucket("w" + word, self.buckets))
+            if len(self._cache) < 200_000:
+                self._cache[word] = hit
+        return hit
+
+    def encode(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One text as (words, subwords, bag) int32 arrays, each with a leading batch axis of 1."""
+        words = np.zeros((1, self.max_len), np.int32)
+        subwords = np.zeros((1, self.max_len, self.max_sub), np.int32)
+        bag = np.zeros((1, self.max_bag), np.int32)
+        self._fill(text, words[0], subwords[0], bag[0])
+        return words, subwords, bag
+
+    def encode_batch(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Many texts as a dict of input arrays (the Keras model's input names)."""
+        n = len(texts)
+        words = np.zeros((n, self.max_len), np.int32)
+        subwords = np.zeros((n, self.max_len, self.max_sub), np.int32)
+        bag = np.zeros((n, self.max_bag), np.int32)
+        for i, text in enumerate(texts):
+            self._fill(text, words[i], subwords[i], bag[i])
+        return {"words": words, "subwords": subwords, "bag": bag}
+
+    def _fill(self, text: str, words: np.ndarray, subwords: np.ndarray, bag: np.ndarray) -> None:
+        tokens = normalize(text)[: self.max_len]
+        feats: list[int] = []
+        for t, token in enumerate(tokens):
+            word_id, grams, word_bucket = self._word(token)
+            words[t] = word_id
+            sub = grams[: self.max_sub]
+            subwords[t, : len(sub)] = sub
+            feats.append(word_bucket)
+            feats.extend(grams)
+        for a, b in zip(tokens, tokens[1:]):
+            feats.append(_bucket(f"b{a} {b}", self.buckets))
+        # Dedupe keeps the bag a set (like binary TF-IDF) and leaves room for long messages.
+        feats = list(dict.fromkeys(feats))[: self.max_bag]
+        bag[: len(feats)] = feats
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "max_len": self.max_len,
+            "max_sub": self.max_sub,
+            "max_bag": self.max_bag,
+            "buckets": self.buckets,
+            "vocab": self.vocab,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Preprocessor:
+        if data.get("format_version") != FORMAT_VERSION:
+            raise IncompatibleModel(
+                f"tokenizer format {data.get('format_version')!r}, this code reads {FORMAT_VERSION}"
+            )
+        return cls(
+            data["vocab"],
+            max_len=data["max_len"],
+            max_sub=data["max_sub"],
+            max_bag=data["max_bag"],
+            buckets=data["buckets"],
+        )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    intent: str | None  # None: out of scope, or the top intent is below its threshold
+    confidence: float  # calibrated probability of the top in-scope intent
+    ranking: list[tuple[str, float]]  # top 5 in-scope intents with probabilities
+    threshold: float  # the threshold of the top intent
+
+
+def decide(
+    probs: np.ndarray, labels: list[str], oos_index: int | None, thresholds: dict[str, Any]
+) -> Prediction:
+    """Turn one probability vector into a Prediction (shared with training's threshold search)."""
+    in_scope = probs.copy()
+    if oos_index is not None:
+        in_scope[oos_index] = -1.0
+    order = np.argsort(-in_scope)[:5]
+    ranking = [(labels[i], float(probs[i])) for i in order if i != oos_index]
+    top, confidence = ranking[0]
+    threshold = float(thresholds["per_intent"].get(top, thresholds["default"]))
+    oos_wins = oos_index is not None and probs[oos_index] > confidence
+    intent = None if oos_wins or confidence < threshold else top
+    return Prediction(intent=intent, confidence=confidence, ranking=ranking, threshold=threshold)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise IncompatibleModel(f"missing {path.name} in {path.parent}") from exc
+    if data.get("format_version") != FORMAT_VERSION:
+        raise IncompatibleModel(
+            f"{path.name} has format {data.get('format_version')!r}, this code reads {FORMAT_VERSION}"
+        )
+    return data
+
+
+class IntentModel:
+    """The exported intent model: tokenizer + quantized TFLite graph + labels + thresholds."""
+
+    def __init__(
+        self,
+        interpreter: Any,
+        preprocessor: Preprocessor,
+        labels: list[str],
+        oos_index: int | None,
+        thresholds: dict[str, Any],
+    ) -> None:
+        self.preprocessor = preprocessor
+        self.labels = labels
+        self.oos_index = oos_index
+        self.thresholds = thresholds
+        self._interpreter = interpreter
+        self._runner = interpreter.get_signature_runner("serve")
+        details = self._runner.get_output_details()
+        self.dim = int(details["embedding"]["shape"][-1])
+
+    @classmethod
+    def load(cls, directory: Path) -> IntentModel:
+        """Read what training/export.py wrote into `directory`."""
+        # The light runtime, imported here so that importing this module stays cheap.
+        from ai_edge_litert.interpreter import Interpreter
+
+        directory = Path(directory)
+        preprocessor = Preprocessor.from_json(_read_json(directory / TOKENIZER_FILE))
+        labels = _read_json(directory / LABELS_FILE)
+        thresholds = _read_json(directory / THRESHOLDS_FILE)
+        if not (directory / TFLITE_FILE).exists():
+            raise IncompatibleModel(f"missing {TFLITE_FILE} in {directory}")
+        # One thread: two threads tripled p99 while a retrain ran on the same machine (STYLE §19).
+        interpreter = Interpreter(model_path=str(directory / TFLITE_FILE), num_threads=1)
+        return cls(interpreter, preprocessor, labels["labels"], labels["oos_index"], thresholds)
+
+    def _run(self, text: str) -> dict[str, np.ndarray]:
+        words, subwords, bag = self.preprocessor.encode(text)
+        return self._runner(words=words, subwords=subwords, bag=bag)
+
+    def probabilities(self, text: str) -> np.ndarray:
+        """Calibrated class probabilities (labels order; includes the out-of-scope class if any)."""
+        return self._run(text)["probs"][0]
+
+    def predict(self, text: str) -> Prediction:
+        return decide(self.probabilities(text), self.labels, self.oos_index, self.thresholds)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """L2-normalized sentence vectors from the encoder, shape (len(texts), dim)."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self._run(text)["embedding"][0]
+        return out

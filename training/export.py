@@ -1,0 +1,154 @@
+"""Export a trained Keras intent model to the quantized TFLite bundle that chat/intents.py serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from chat.intents import (  # noqa: E402
+    FORMAT_VERSION,
+    LABELS_FILE,
+    THRESHOLDS_FILE,
+    TFLITE_FILE,
+    TOKENIZER_FILE,
+    IntentModel,
+    Preprocessor,
+    normalize,
+)
+
+
+class ExportError(Exception):
+    """The converted model is not fit to serve (weightless, or disagrees with Keras)."""
+
+
+def model_config(keras_model: Any) -> dict[str, Any]:
+    """Recover the architecture hyperparameters from a built model (dropout is irrelevant at serving)."""
+    return {
+        "emb_dim": keras_model.get_layer("word_emb").output_dim,
+        "units": keras_model.get_layer("lstm_fwd").units,
+        "proj_dim": keras_model.get_layer("proj").units,
+        "dropout": 0.0,
+    }
+
+
+def _probe_texts(preprocessor: Preprocessor, n: int = 200, seed: int = 0) -> list[str]:
+    """Word-salad sentences from the vocabulary, when the caller has no real texts to check with."""
+    rng = np.random.default_rng(seed)
+    vocab = preprocessor.vocab[:3000] or ["hello"]
+    return [" ".join(rng.choice(vocab, size=int(rng.integers(2, 15)))) for _ in range(n)]
+
+
+def _convert(keras_model: Any, preprocessor: Preprocessor, temperature: float, quantize: bool) -> bytes:
+    """Rebuild the model with a static (1, max_len) signature, save it, convert the SavedModel.
+
+    The LSTM only converts to builtin ops with a static batch size, so the serving endpoint has a
+    fixed input signature; converting the SavedModel (not the Keras object) keeps the weights.
+    """
+    import tensorflow as tf
+
+    from training.model import build_model
+
+    n_classes = keras_model.get_layer("head").units
+    serving = build_model(preprocessor, n_classes, model_config(keras_model), steps=preprocessor.max_len, batch=1)
+    serving.set_weights(keras_model.get_weights())
+    p = preprocessor
+    signature = [
+        tf.TensorSpec((1, p.max_len), tf.int32, name="words"),
+        tf.TensorSpec((1, p.max_len, p.max_sub), tf.int32, name="subwords"),
+        tf.TensorSpec((1, p.max_bag), tf.int32, name="bag"),
+    ]
+
+    import keras
+
+    def serve(words: Any, subwords: Any, bag: Any) -> dict[str, Any]:
+        out = serving({"words": words, "subwords": subwords, "bag": bag}, training=False)
+        return {
+            "probs": tf.nn.softmax(out["logits"] / temperature),
+            "embedding": tf.math.l2_normalize(out["embedding"], axis=-1),
+        }
+
+    # ExportArchive tracks the Keras 3 variables; a plain tf.Module holding the model does not, and
+    # its SavedModel converts to the weightless ~50 KB model STYLE §19 warns about.
+    archive = keras.export.ExportArchive()
+    archive.track(serving)
+    archive.add_endpoint("serve", serve, input_signature=signature)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
+        if quantize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range int8 weights
+        return converter.convert()
+
+
+def export_intent_model(
+    keras_model: Any,
+    preprocessor: Preprocessor,
+    labels: list[str],
+    thresholds: dict[str, Any],
+    directory: Path,
+    *,
+    check_texts: list[str] | None = None,
+    quantize: bool = True,
+) -> dict[str, Any]:
+    """Write model.tflite, tokenizer.json, labels.json and thresholds.json into `directory`.
+
+    `labels` is the head's class order. `thresholds` holds "default" and "per_intent", and may
+    carry "oos_index" (the out-of-scope class in `labels`) and "temperature" (baked into the graph).
+    Raises ExportError if the converted model is suspiciously small or disagrees with Keras.
+    """
+    from training.model import predict_logits, softmax
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    temperature = float(thresholds.get("temperature", 1.0))
+    oos_index = thresholds.get("oos_index")
+    blob = _convert(keras_model, preprocessor, temperature, quantize)
+
+    # One conversion route silently writes a weightless ~26 KB model (STYLE §19): check the size
+    # against the parameter count (int8 stores ~1 byte per weight).
+    n_params = int(sum(np.prod(w.shape) for w in keras_model.weights))
+    if len(blob) < 0.5 * n_params * (1 if quantize else 4):
+        raise ExportError(f"converted model is {len(blob)} bytes for {n_params} parameters: weights missing")
+
+    (directory / TFLITE_FILE).write_bytes(blob)
+    (directory / TOKENIZER_FILE).write_text(json.dumps(preprocessor.to_json()))
+    (directory / LABELS_FILE).write_text(
+        json.dumps({"format_version": FORMAT_VERSION, "labels": list(labels), "oos_index": oos_index})
+    )
+    (directory / THRESHOLDS_FILE).write_text(
+        json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "default": float(thresholds["default"]),
+                "per_intent": {k: float(v) for k, v in thresholds.get("per_intent", {}).items()},
+                "method": thresholds.get("method", ""),
+                "temperature": temperature,
+            }
+        )
+    )
+
+    # Accuracy check: the served model must agree with Keras on real (or probe) texts.
+    texts = [t for t in (check_texts or []) if normalize(t)][:300] or _probe_texts(preprocessor)
+    served = IntentModel.load(directory)
+    lite = np.stack([served.probabilities(t) for t in texts])
+    ref = softmax(predict_logits(keras_model, preprocessor.encode_batch(texts)) / temperature)
+    agreement = float((lite.argmax(1) == ref.argmax(1)).mean())
+    max_diff = float(np.abs(lite - ref).max())
+    if agreement < 0.9:
+        raise ExportError(f"TFLite agrees with Keras on only {agreement:.1%} of check texts")
+    return {
+        "tflite_bytes": len(blob),
+        "n_params": n_params,
+        "quantized": quantize,
+        "keras_agreement": agreement,
+        "max_prob_diff": max_diff,
+        "n_check_texts": len(texts),
+        "dim": served.dim,
+    }
