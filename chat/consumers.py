@@ -1,1 +1,424 @@
-class ChatConsumer: pass
+"""The customer chat socket: parse frames, call one action, send frames back.
+
+A bot reply goes straight back on the customer's own socket. The channel layer carries
+only what must cross processes: other tabs of the same conversation and agents watching
+it. A consumer learns it has such peers from their hello, so a lone chat never touches
+the layer on the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import conversations, handoff, replies
+from chat.conversations import Reply
+from chat.limits import RateLimiter, per_ip
+from chat.models import Conversation
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+# Close codes (4000-4999 are the application's own range).
+CLOSE_UNKNOWN_SITE = 4404
+CLOSE_ORIGIN = 4403
+CLOSE_PROTOCOL = 4400
+CLOSE_TOO_MANY_CONNECTIONS = 4429
+
+
+def conversation_group(public_id: Any) -> str:
+    return f"conv.{str(public_id).replace('-', '')}"
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    conversation: Conversation | None = None
+    ip: str | None = None
+
+    async def connect(self) -> None:
+        params = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in self.scope.get("headers", [])}
+        await self.accept()
+        # Refusals are sent as an error frame then a close code, both of which a browser can read
+        # (a rejected HTTP upgrade reaches page scripts only as an anonymous 1006).
+        version = params.get("v", str(PROTOCOL_VERSION))
+        if version != str(PROTOCOL_VERSION):
+            return await self.refuse(
+                CLOSE_PROTOCOL, "unsupported_protocol", f"protocol {version!r} unsupported; use {PROTOCOL_VERSION}"
+            )
+        site = await database_sync_to_async(conversations.find_site)(params.get("site", ""))
+        if site is None:
+            return await self.refuse(CLOSE_UNKNOWN_SITE, "unknown_site", "no active site has this key")
+        if not conversations.origin_allowed(site, headers.get("origin"), headers.get("host")):
+            return await self.refuse(CLOSE_ORIGIN, "origin_not_allowed", "this site key is not allowed on this origin")
+        client = self.scope.get("client") or ["unknown"]
+        self.ip = str(client[0])
+        if not per_ip.connect(self.ip, settings.CHAT_MAX_CONNECTIONS_PER_IP):
+            self.ip = None
+            return await self.refuse(
+                CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections", "too many open chats from this address"
+            )
+        self.limiter = RateLimiter(settings.CHAT_RATE_PER_MINUTE)
+        self.has_peers = False
+        self.conversation, _ = await database_sync_to_async(conversations.open_conversation)(
+            site, params.get("token")
+        )
+        self.group = conversation_group(self.conversation.public_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.send_json(
+            {
+                "type": "conversation",
+                "id": str(self.conversation.public_id),
+                "token": self.conversation.token,
+                "status": self.conversation.status,
+                "protocol": PROTOCOL_VERSION,
+                "greeting": site.greeting,
+                "site": {"name": site.name, "color": site.color, "position": site.position, "language": site.language},
+            }
+        )
+        try:
+            after = max(0, int(params.get("after", "0")))
+        except ValueError:
+            after = 0
+        for message in await database_sync_to_async(conversations.history)(self.conversation.pk, after):
+            await self.send_json(await database_sync_to_async(conversations.message_frame)(message))
+        await self.channel_layer.group_send(self.group, {"type": "peer.hello", "channel": self.channel_name})
+
+    async def refuse(self, code: int, error: str, detail: str) -> None:
+        await self.send_json({"type": "error", "code": error, "detail": detail})
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        if self.ip is not None:
+            per_ip.disconnect(self.ip)
+            self.ip = None
+        if self.conversation is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def send_json(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def error(self, code: str, detail: str, **extra: Any) -> None:
+        await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.conversation is None:
+            return
+        try:
+            frame = self.parse(text_data, bytes_data)
+            handler = self.handlers.get(frame.get("type"))
+            if handler is None:
+                raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}")
+            await handler(self, frame)
+        except FrameError as exc:
+            await self.error(exc.code, exc.detail, **self.echo_ids(text_data))
+
+    @staticmethod
+    def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+        if text_data is None:
+            raise FrameError("binary_not_supported", "frames must be JSON text")
+        if len(text_data) > settings.CHAT_MAX_FRAME_BYTES:
+            raise FrameError("frame_too_large", f"frames are limited to {settings.CHAT_MAX_FRAME_BYTES} characters")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise FrameError("bad_json", "frame is not valid JSON") from None
+        if not isinstance(frame, dict):
+            raise FrameError("bad_frame", "frame must be a JSON object")
+        return frame
+
+    @staticmethod
+    def echo_ids(text_data: str | None) -> dict[str, Any]:
+        """Repeat the frame's client_id in an error so the client knows which message failed."""
+        try:
+            client_id = json.loads(text_data or "").get("client_id")
+        except (ValueError, AttributeError):
+            return {}
+        return {"client_id": client_id} if isinstance(client_id, str) and CLIENT_ID.match(client_id) else {}
+
+    # Frame handlers, chosen by type.
+
+    async def on_message(self, frame: dict[str, Any]) -> None:
+        client_id = frame.get("client_id")
+        text = frame.get("text")
+        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+            raise FrameError("invalid_client_id", "client_id must be 1-64 letters, digits or -_.:")
+        if not isinstance(text, str):
+            raise FrameError("missing_text", "text must be a string")
+        text = text.strip()
+        if not text:
+            raise FrameError("empty_text", "text is empty")
+        if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
+            raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
+        if not self.limiter.allow() or not per_ip.allow_message(self.ip or "", settings.CHAT_RATE_PER_IP_PER_MINUTE):
+            raise FrameError("rate_limited", "too many messages; wait a moment and send again")
+        received = await database_sync_to_async(conversations.receive_customer_message)(
+            self.conversation.pk, client_id, text
+        )
+        message = received.message
+        await self.send_json({"type": "ack", "client_id": client_id, "seq": message.seq})
+        if received.created:
+            await self.broadcast(conversations.message_frame(message))
+        if received.needs_reply:
+            await self.send_json({"type": "typing", "sender": "bot", "state": True})
+            reply = await database_sync_to_async(replies.respond)(self.conversation.pk, message.text)
+            await self.deliver(reply)
+
+    async def on_handoff(self, frame: dict[str, Any]) -> None:
+        reason = frame.get("reason") if isinstance(frame.get("reason"), str) else "customer asked"
+        await self.deliver(await database_sync_to_async(handoff.request)(self.conversation.pk, reason[:200]))
+
+    async def on_feedback(self, frame: dict[str, Any]) -> None:
+        seq, value = frame.get("seq"), frame.get("value")
+        if not isinstance(seq, int) or isinstance(seq, bool) or value not in ("up", "down"):
+            raise FrameError("invalid_feedback", 'feedback needs an integer seq and value "up" or "down"')
+        message = await database_sync_to_async(conversations.set_feedback)(self.conversation.pk, seq, value)
+        if message is None:
+            raise FrameError("unknown_message", f"no bot message with seq {seq}")
+        await self.send_json({"type": "feedback", "seq": seq, "value": value})
+
+    async def on_email(self, frame: dict[str, Any]) -> None:
+        email = frame.get("email")
+        if not isinstance(email, str) or not await database_sync_to_async(handoff.leave_email)(
+            self.conversation.pk, email
+        ):
+            raise FrameError("invalid_email", "that does not look like an email address")
+        await self.send_json({"type": "email", "saved": True})
+
+    async def on_typing(self, frame: dict[str, Any]) -> None:
+        if self.has_peers:
+            await self.broadcast({"type": "typing", "sender": "customer", "state": bool(frame.get("state"))})
+
+    async def on_ping(self, frame: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    handlers = {
+        "message": on_message,
+        "handoff": on_handoff,
+        "feedback": on_feedback,
+        "email": on_email,
+        "typing": on_typing,
+        "ping": on_ping,
+    }
+
+    # Delivery.
+
+    async def deliver(self, reply: Reply) -> None:
+        """Send what the policy stored: to this socket directly, to peers through the layer."""
+        if not reply.messages:
+            await self.send_json({"type": "typing", "sender": "bot", "state": False})
+        if reply.status:
+            self.conversation.status = reply.status
+            status = {"type": "status", "status": reply.status, "offer_email": reply.offer_email}
+            await self.send_json(status)
+            await self.broadcast(status)
+        for message in reply.messages:
+            frame = await database_sync_to_async(conversations.message_frame)(message)
+            await self.send_json(frame)
+            await self.broadcast(frame)
+        if reply.handoff:
+            await handoff.notify_queue(self.channel_layer)
+
+    async def broadcast(self, frame: dict[str, Any]) -> None:
+        if self.has_peers or self.conversation.status != Conversation.Status.BOT:
+            frame = {**frame, "conversation": str(self.conversation.public_id)}
+            await self.channel_layer.group_send(
+                self.group, {"type": "chat.frame", "frame": frame, "origin": self.channel_name}
+            )
+
+    # Channel-layer events.
+
+    async def chat_frame(self, event: dict[str, Any]) -> None:
+        if event.get("origin") == self.channel_name:
+            return
+        frame = event["frame"]
+        if frame.get("type") == "status":
+            self.conversation.status = frame["status"]
+        await self.send_json(frame)
+
+    async def peer_hello(self, event: dict[str, Any]) -> None:
+        if event["channel"] == self.channel_name:
+            return
+        self.has_peers = True
+        await self.channel_layer.send(event["channel"], {"type": "peer.present"})
+
+    async def peer_present(self, event: dict[str, Any]) -> None:
+        self.has_peers = True
+
+
+class AgentConsumer(AsyncWebsocketConsumer):
+    """The agent console socket: staff only, session-authenticated, same-origin only."""
+
+    user: Any = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in self.scope.get("headers", [])}
+        origin = headers.get("origin")
+        same_origin = not origin or origin.split("://", 1)[-1].lower() == headers.get("host", "").lower()
+        if user is None or not user.is_authenticated or not user.is_staff or not same_origin:
+            # Refused at the handshake: nothing about the queue may reach a non-agent.
+            await self.close(code=CLOSE_ORIGIN)
+            return
+        self.user = user
+        self.joined: dict[str, int] = {}
+        await self.accept()
+        await database_sync_to_async(handoff.agent_connected)(self.channel_name, user)
+        await self.channel_layer.group_add(handoff.AGENTS_GROUP, self.channel_name)
+        await self.send_queue()
+
+    async def disconnect(self, code: int) -> None:
+        if self.user is None:
+            return
+        await self.channel_layer.group_discard(handoff.AGENTS_GROUP, self.channel_name)
+        for public_id in self.joined:
+            await self.channel_layer.group_discard(conversation_group(public_id), self.channel_name)
+        requeued = await database_sync_to_async(handoff.agent_disconnected)(self.channel_name, self.user)
+        for conversation, reply in requeued:
+            await self.deliver(str(conversation.public_id), reply)
+        if requeued:
+            await handoff.notify_queue(self.channel_layer)
+
+    async def send_json(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = ChatConsumer.parse(text_data, bytes_data)
+            handler = self.handlers.get(frame.get("type"))
+            if handler is None:
+                raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}")
+            await handler(self, frame)
+        except FrameError as exc:
+            await self.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+        except handoff.HandoffError as exc:
+            await self.send_json({"type": "error", "code": "not_allowed", "detail": str(exc)})
+
+    async def conversation_id(self, frame: dict[str, Any]) -> tuple[str, int]:
+        public_id = frame.get("conversation")
+        pk = await database_sync_to_async(handoff.find_conversation)(public_id)
+        if pk is None:
+            raise FrameError("unknown_conversation", "no conversation with this id")
+        return str(public_id), pk
+
+    async def watch(self, public_id: str, pk: int) -> None:
+        if public_id in self.joined:
+            return
+        self.joined[public_id] = pk
+        group = conversation_group(public_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        # Tell the customer's sockets that someone else listens, so they broadcast from now on.
+        await self.channel_layer.group_send(group, {"type": "peer.hello", "channel": self.channel_name})
+
+    async def on_open(self, frame: dict[str, Any]) -> None:
+        """Watch a conversation live without taking it over."""
+        public_id, pk = await self.conversation_id(frame)
+        await self.watch(public_id, pk)
+        messages = await database_sync_to_async(handoff.history_frames)(pk)
+        await self.send_json({"type": "history", "conversation": public_id, "messages": messages})
+
+    async def on_join(self, frame: dict[str, Any]) -> None:
+        public_id, pk = await self.conversation_id(frame)
+        await self.on_open(frame)
+        await self.deliver(public_id, await database_sync_to_async(handoff.join)(pk, self.user))
+        await handoff.notify_queue(self.channel_layer)
+
+    async def on_message(self, frame: dict[str, Any]) -> None:
+        public_id, pk = await self.conversation_id(frame)
+        text = frame.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise FrameError("empty_text", "text is empty")
+        if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
+            raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
+        await self.watch(public_id, pk)
+        reply = await database_sync_to_async(handoff.agent_message)(pk, self.user, text.strip())
+        await self.deliver(public_id, reply)
+        if reply.status:
+            await handoff.notify_queue(self.channel_layer)
+
+    async def on_release(self, frame: dict[str, Any]) -> None:
+        public_id, pk = await self.conversation_id(frame)
+        await self.deliver(public_id, await database_sync_to_async(handoff.release)(pk, self.user))
+        await handoff.notify_queue(self.channel_layer)
+
+    async def on_close(self, frame: dict[str, Any]) -> None:
+        public_id, pk = await self.conversation_id(frame)
+        resolution = frame.get("resolution") if isinstance(frame.get("resolution"), str) else ""
+        await self.deliver(public_id, await database_sync_to_async(handoff.close)(pk, self.user, resolution))
+        await handoff.notify_queue(self.channel_layer)
+
+    async def on_typing(self, frame: dict[str, Any]) -> None:
+        public_id, _ = await self.conversation_id(frame)
+        await self.channel_layer.group_send(
+            conversation_group(public_id),
+            {"type": "chat.frame", "origin": self.channel_name,
+             "frame": {"type": "typing", "sender": "agent", "state": bool(frame.get("state")),
+                       "conversation": public_id}},
+        )
+
+    async def on_ping(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(handoff.agent_connected)(self.channel_name, self.user)
+        await self.send_json({"type": "pong"})
+
+    async def on_queue(self, frame: dict[str, Any]) -> None:
+        await self.send_queue()
+
+    handlers = {
+        "open": on_open,
+        "join": on_join,
+        "message": on_message,
+        "release": on_release,
+        "close": on_close,
+        "typing": on_typing,
+        "ping": on_ping,
+        "queue": on_queue,
+    }
+
+    async def deliver(self, public_id: str, reply: Reply) -> None:
+        """Send an action's result to the customer's sockets (through the layer) and to this console."""
+        group = conversation_group(public_id)
+        frames: list[dict[str, Any]] = []
+        if reply.status:
+            frames.append({"type": "status", "status": reply.status, "offer_email": reply.offer_email})
+        for message in reply.messages:
+            frames.append(await database_sync_to_async(conversations.message_frame)(message))
+        for frame in frames:
+            frame["conversation"] = public_id
+            await self.channel_layer.group_send(group, {"type": "chat.frame", "frame": frame, "origin": self.channel_name})
+            await self.send_json(frame)
+
+    async def send_queue(self) -> None:
+        rows = await database_sync_to_async(handoff.queue)()
+        online = await database_sync_to_async(handoff.agents_online)()
+        await self.send_json({"type": "queue", "conversations": rows, "agents_online": online})
+
+    # Channel-layer events.
+
+    async def agent_queue(self, event: dict[str, Any]) -> None:
+        await self.send_queue()
+
+    async def chat_frame(self, event: dict[str, Any]) -> None:
+        if event.get("origin") != self.channel_name:
+            await self.send_json(event["frame"])
+
+    async def peer_hello(self, event: dict[str, Any]) -> None:
+        if event["channel"] != self.channel_name:
+            await self.channel_layer.send(event["channel"], {"type": "peer.present"})
+
+    async def peer_present(self, event: dict[str, Any]) -> None:
+        pass

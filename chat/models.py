@@ -192,3 +192,11 @@ class TrainingExample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.text[:50]} → {self.intent or 'out-of-scope'}"
+
+
+class AgentPresence(models.Model):
+    """One open agent console socket; stale rows (no heartbeat) count as offline."""
+
+    channel_name = models.CharField(max_length=200, unique=True)
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="presences")
+    last_seen = models.DateTimeField(default=timezone.now)

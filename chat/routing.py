@@ -4,4 +4,5 @@ from chat import consumers
 
 websocket_urlpatterns = [
     path("ws/chat/", consumers.ChatConsumer.as_asgi()),
+    path("ws/agent/", consumers.AgentConsumer.as_asgi()),
 ]

@@ -1,0 +1,33 @@
+# The product's interface: `make run` (everything, on http://127.0.0.1:$(PORT)) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# A newcomer's machine serves plain http on localhost: run in development mode unless told otherwise.
+export DEBUG ?= true
+
+.PHONY: install run test browser-deps
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+run: install
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py load_demo
+	$(PY) manage.py retrain --if-none-active
+	PORT=$(PORT) $(PY) manage.py serve --port $(PORT)
+
+test: install
+	$(PY) -m pytest
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browsers here).
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)

@@ -1,0 +1,156 @@
+"""Actions on conversations: every state change of a chat goes through here.
+
+All functions are synchronous (consumers call them through database_sync_to_async) and each
+commits before returning, so a caller that acknowledges after the call acknowledges a stored row.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat.models import Conversation, Message, Site, Visitor
+
+HISTORY_LIMIT = 500
+
+
+def find_site(public_key: str) -> Site | None:
+    return Site.objects.filter(public_key=public_key, is_active=True).first()
+
+
+def origin_allowed(site: Site, origin: str | None, host: str | None) -> bool:
+    """Whether a browser page at `origin` may chat as `site`.
+
+    No Origin header means a non-browser client, which could send any Origin anyway.
+    The server's own pages (same host) are always allowed; otherwise the origin must match
+    one of the site's patterns, where `*` matches any port or subdomain label.
+    """
+    if not origin:
+        return True
+    origin = origin.rstrip("/").lower()
+    parts = urlsplit(origin)
+    if host and parts.netloc == host.lower():
+        return True
+    return any(fnmatch.fnmatchcase(origin, pattern.rstrip("/").lower()) for pattern in site.origin_list())
+
+
+def open_conversation(site: Site, token: str | None) -> tuple[Conversation, bool]:
+    """Resume the conversation with this token on this site, or start a new one."""
+    if token:
+        conversation = Conversation.objects.filter(site=site, token=token).first()
+        if conversation is not None:
+            return conversation, False
+    visitor = Visitor.objects.create(site=site)
+    return Conversation.objects.create(site=site, visitor=visitor), True
+
+
+def history(conversation_id: int, after: int = 0) -> list[Message]:
+    messages = Message.objects.filter(conversation_id=conversation_id, seq__gt=after).order_by("-seq")
+    return list(reversed(messages[:HISTORY_LIMIT]))
+
+
+def _next_seq(conversation_id: int) -> tuple[Conversation, int]:
+    """Lock the conversation row and hand out the next seq (call inside a transaction)."""
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    conversation.last_seq += 1
+    Conversation.objects.filter(pk=conversation_id).update(last_seq=conversation.last_seq)
+    return conversation, conversation.last_seq
+
+
+def append(conversation_id: int, sender: str, text: str, **fields: Any) -> Message:
+    """Store one message at the end of the conversation."""
+    with transaction.atomic():
+        conversation, seq = _next_seq(conversation_id)
+        return Message.objects.create(conversation=conversation, seq=seq, sender=sender, text=text, **fields)
+
+
+@dataclass(frozen=True)
+class Received:
+    message: Message
+    created: bool
+    # True when this message still needs the bot's answer (new, or a resend of an
+    # unanswered last message after a crash between storing it and replying).
+    needs_reply: bool
+
+
+def receive_customer_message(conversation_id: int, client_id: str, text: str) -> Received:
+    """Store a customer message exactly once per client_id."""
+    existing = Message.objects.filter(conversation_id=conversation_id, client_id=client_id).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                conversation, seq = _next_seq(conversation_id)
+                if conversation.status == Conversation.Status.CLOSED:
+                    conversation.status = Conversation.Status.BOT
+                    conversation.save(update_fields=["status", "updated"])
+                message = Message.objects.create(
+                    conversation=conversation,
+                    seq=seq,
+                    sender=Message.Sender.CUSTOMER,
+                    text=text,
+                    client_id=client_id,
+                )
+            return Received(message, created=True, needs_reply=True)
+        except IntegrityError:
+            # Another tab or process stored the same client_id first.
+            existing = Message.objects.get(conversation_id=conversation_id, client_id=client_id)
+    conversation = existing.conversation
+    unanswered = conversation.last_seq == existing.seq and conversation.status == Conversation.Status.BOT
+    return Received(existing, created=False, needs_reply=unanswered)
+
+
+def set_feedback(conversation_id: int, seq: int, value: str) -> Message | None:
+    """Record thumbs up/down on a bot message of this conversation; None if there is none."""
+    message = Message.objects.filter(
+        conversation_id=conversation_id, seq=seq, sender=Message.Sender.BOT
+    ).first()
+    if message is None:
+        return None
+    message.feedback = value
+    message.save(update_fields=["feedback"])
+    return message
+
+
+def message_frame(message: Message) -> dict[str, Any]:
+    """The protocol's representation of a stored message."""
+    frame: dict[str, Any] = {
+        "type": "message",
+        "seq": message.seq,
+        "sender": message.sender,
+        "text": message.text,
+        "created": message.created.isoformat(),
+    }
+    if message.client_id:
+        frame["client_id"] = message.client_id
+    if message.sender == Message.Sender.BOT:
+        frame.update(
+            source=message.source,
+            intent=message.intent or None,
+            confidence=message.confidence,
+            suggestions=message.suggestions or [],
+            model_version=message.model_version,
+        )
+        if message.feedback:
+            frame["feedback"] = message.feedback
+    if message.sender == Message.Sender.AGENT and message.agent_id:
+        frame["agent"] = message.agent.get_short_name() or message.agent.get_username()
+    return frame
+
+
+@dataclass
+class Reply:
+    """What an action stored and changed, for the caller to deliver."""
+
+    messages: list[Message] = field(default_factory=list)
+    status: str | None = None  # the conversation's new status, when it changed
+    handoff: bool = False  # the queue changed: agent consoles should refresh
+    offer_email: bool = False
+
+
+def touch(conversation: Conversation) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(updated=timezone.now())

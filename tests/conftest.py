@@ -1,0 +1,131 @@
+"""Shared fixtures: a site, a fake bundle through the registry's test hook, websocket helpers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.test import override_settings
+
+from chat.models import Intent, Site
+from chat.registry import Hit, Prediction, registry
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+def services_required() -> bool:
+    """CI sets REQUIRE_SERVICES=1: a missing service fails the run instead of skipping tests."""
+    return os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, settings):
+    """Every test gets its own artifacts dir, the in-memory layer, and a fresh registry."""
+    from channels.layers import channel_layers
+
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+    settings.CHANNEL_LAYERS = IN_MEMORY
+    channel_layers.backends.clear()
+    registry.reset()
+    from chat.limits import per_ip
+
+    per_ip.connections.clear()
+    per_ip.buckets.clear()
+    yield
+    channel_layers.backends.clear()
+    registry.reset()
+
+
+class FakeBundle:
+    """Answers from a table: text → (intent, confidence, ranking); tickets by exact question."""
+
+    version = "fake-1"
+
+    def __init__(self, intents: dict[str, Any] | None = None, tickets: dict[str, int] | None = None):
+        self.intents = intents or {}
+        self.tickets = tickets or {}
+
+    def predict(self, text: str) -> Prediction:
+        found = self.intents.get(text.lower())
+        if found is None:
+            return Prediction(intent=None, confidence=0.05, ranking=[], threshold=0.5)
+        intent, confidence, ranking = found
+        return Prediction(
+            intent=intent if confidence >= 0.5 else None,
+            confidence=confidence,
+            ranking=ranking or [(intent, confidence)],
+            threshold=0.5,
+        )
+
+    def search(self, text: str, k: int = 5) -> list[Hit]:
+        ticket_id = self.tickets.get(text.lower())
+        return [Hit(ticket_id=ticket_id, score=0.93)] if ticket_id else []
+
+
+@pytest.fixture
+def fake_bundle():
+    bundle = FakeBundle()
+    with registry.override(bundle):
+        yield bundle
+
+
+@pytest.fixture
+def site(db):
+    return Site.objects.create(
+        public_key="test-site",
+        name="Test shop",
+        allowed_origins="http://localhost:*\nhttps://shop.example.com",
+        greeting="Hello from the test shop",
+    )
+
+
+@pytest.fixture
+def refund_intent(db):
+    return Intent.objects.create(
+        name="refund",
+        description="Get a refund",
+        answer="Refunds take 5 business days.",
+        quick_replies=["Talk to a person"],
+    )
+
+
+def chat_communicator(site_key: str = "test-site", *, origin: str | None = "http://localhost:3000",
+                      query: str = "", client: tuple[str, int] = ("10.1.2.3", 5555)) -> WebsocketCommunicator:
+    from config.asgi import application
+
+    headers = [(b"host", b"testserver")]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    path = f"/ws/chat/?site={site_key}" + (f"&{query}" if query else "")
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    communicator.scope["client"] = list(client)
+    return communicator
+
+
+async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout: float = 5) -> list[dict]:
+    """Frames up to and including the first one of type `kind`."""
+    frames = []
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if frame["type"] == kind:
+            return frames
+
+
+async def receive_reply(communicator: WebsocketCommunicator, timeout: float = 5) -> dict:
+    """Skip typing/status frames up to the bot's (or system's) next message."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        if frame["type"] == "message" and frame["sender"] in ("bot", "system", "agent"):
+            return frame
+
+
+def new_client_id() -> str:
+    return str(uuid.uuid4())
+
+
+__all__ = ["FakeBundle", "chat_communicator", "receive_until", "receive_reply", "new_client_id", "override_settings"]

@@ -1,0 +1,48 @@
+"""Two consumers talking through the real Redis channel layer (as two Daphne processes would)."""
+
+import asyncio
+import os
+
+import pytest
+from channels.layers import channel_layers
+
+from tests.conftest import chat_communicator, receive_reply, services_required
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+@pytest.fixture
+def redis_layer(settings):
+    if not REDIS_URL:
+        if services_required():
+            pytest.fail("REDIS_URL is not set but CI requires the real Redis channel layer")
+        pytest.skip("REDIS_URL not set")
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"test{os.getpid()}"},
+        }
+    }
+    channel_layers.backends.clear()
+    yield channel_layers["default"]
+    channel_layers.backends.clear()
+
+
+async def test_two_tabs_see_each_others_messages_through_redis(site, fake_bundle, redis_layer):
+    assert type(redis_layer).__name__ == "RedisChannelLayer"
+    first = chat_communicator()
+    await first.connect()
+    hello = await first.receive_json_from()
+    second = chat_communicator(query=f"token={hello['token']}")
+    await second.connect()
+    await second.receive_json_from()
+    await asyncio.sleep(0.3)  # the tabs' hello crosses Redis
+    await first.send_json_to({"type": "message", "client_id": "redis-1", "text": "over redis"})
+    echoed = await second.receive_json_from(timeout=5)
+    assert echoed["client_id"] == "redis-1" and echoed["text"] == "over redis"
+    reply = await receive_reply(second)
+    assert reply["sender"] == "bot"
+    await first.disconnect()
+    await second.disconnect()
