@@ -128,7 +128,10 @@ CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "retrain-when-enough-new-data": {"task": "training.tasks.retrain_if_enough_new_data", "schedule": 600.0},
+    "reap-dead-training-runs": {"task": "training.tasks.reap_dead_runs", "schedule": 120.0},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -174,6 +177,12 @@ CHAT_MAX_CONNECTIONS_PER_IP = _positive_int("CHAT_MAX_CONNECTIONS_PER_IP", 200)
 CHAT_MAX_FRAME_BYTES = _positive_int("CHAT_MAX_FRAME_BYTES", 16384)
 # How often a web process checks whether the active model bundle changed.
 BUNDLE_POLL_SECONDS = _positive_int("BUNDLE_POLL_SECONDS", 5)
+
+# Retraining: publish only if not worse than the active model by more than the tolerance.
+RETRAIN_GATE_TOLERANCE = env.float("RETRAIN_GATE_TOLERANCE", default=0.02)
+RETRAIN_MIN_ACCURACY = env.float("RETRAIN_MIN_ACCURACY", default=0.5)
+RETRAIN_EPOCHS = _positive_int("RETRAIN_EPOCHS", 12)
+RETRAIN_MIN_NEW_EXAMPLES = _positive_int("RETRAIN_MIN_NEW_EXAMPLES", 20)
 
 LOGGING = {
     "version": 1,

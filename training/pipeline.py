@@ -1,0 +1,319 @@
+"""Retraining: dataset → fine-tune from the base → evaluate → gate → publish.
+
+`retrain(run_id)` is the one function the Celery task, the admin action and
+`manage.py retrain` all call. TensorFlow is imported inside it, never at worker start.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chat import registry
+from chat.models import TrainingExample
+from chat.privacy import redact
+from training.models import ModelVersion, TrainingRun
+
+log = logging.getLogger(__name__)
+
+EVAL_FRACTION = 0.15
+REGRESSION_FILE = "regression.json"
+Status = TrainingRun.Status
+
+
+class RetrainBusy(Exception):
+    """Another retraining run holds the lock."""
+
+
+@contextmanager
+def retrain_lock() -> Iterator[None]:
+    """One run at a time on this machine; the OS drops the lock when a killed worker dies."""
+    path = registry.artifacts_dir() / "retrain.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RetrainBusy("another retraining run is in progress") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_is_free() -> bool:
+    try:
+        with retrain_lock():
+            return True
+    except RetrainBusy:
+        return False
+
+
+def reap_dead_runs() -> int:
+    """Mark runs whose worker died mid-training as failed (the active model never changed)."""
+    running = TrainingRun.objects.filter(status=Status.RUNNING)
+    if not running.exists() or not lock_is_free():
+        return 0
+    return running.update(status=Status.FAILED, error="the worker stopped during training", finished=timezone.now())
+
+
+def create_run(trigger: str) -> TrainingRun:
+    return TrainingRun.objects.create(trigger=trigger)
+
+
+def dataset() -> tuple[list[str], list[str | None]]:
+    """All labelled examples, redacted, deduplicated; None marks out-of-scope."""
+    seen: dict[str, str | None] = {}
+    rows = TrainingExample.objects.select_related("intent").order_by("pk")
+    for example in rows.iterator():
+        text = redact(example.text).strip()
+        if text:
+            seen[text] = None if example.is_oos else example.intent.name
+    return list(seen), list(seen.values())
+
+
+def fingerprint(texts: list[str], intents: list[str | None]) -> str:
+    digest = hashlib.sha256()
+    for text, intent in sorted(zip(texts, [i or "" for i in intents])):
+        digest.update(f"{text}\t{intent}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def split(texts: list[str], intents: list[str | None]) -> tuple[list[int], list[int]]:
+    """A stable held-out split: an example stays on its side from run to run (hash of its text)."""
+    train, held = [], []
+    by_label: dict[str | None, list[int]] = {}
+    for i, intent in enumerate(intents):
+        by_label.setdefault(intent, []).append(i)
+    for members in by_label.values():
+        ranked = sorted(members, key=lambda i: hashlib.md5(texts[i].encode()).hexdigest())
+        k = int(len(ranked) * EVAL_FRACTION) if len(ranked) >= 4 else 0
+        held.extend(ranked[:k])
+        train.extend(ranked[k:])
+    return sorted(train), sorted(held)
+
+
+def score(model: Any, texts: list[str], intents: list[str | None]) -> dict[str, Any]:
+    """Accuracy (out-of-scope as one more class), macro-F1, OOS recall of a served model."""
+    from sklearn.metrics import f1_score
+
+    if not texts:
+        return {"accuracy": None, "macro_f1": None, "oos_recall": None, "n": 0}
+    truth = [i or "oos" for i in intents]
+    predicted = [model.predict(t).intent or "oos" for t in texts]
+    correct = [t == p for t, p in zip(truth, predicted)]
+    oos = [p == "oos" for t, p in zip(truth, predicted) if t == "oos"]
+    return {
+        "accuracy": round(sum(correct) / len(correct), 4),
+        "macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 4),
+        "oos_recall": round(sum(oos) / len(oos), 4) if oos else None,
+        "n": len(texts),
+        "per_intent": _per_intent(truth, predicted),
+    }
+
+
+def _per_intent(truth: list[str], predicted: list[str]) -> dict[str, float]:
+    totals: dict[str, list[int]] = {}
+    for t, p in zip(truth, predicted):
+        totals.setdefault(t, [0, 0])
+        totals[t][0] += int(t == p)
+        totals[t][1] += 1
+    return {k: round(c / n, 3) for k, (c, n) in sorted(totals.items())}
+
+
+def regression_set(known: set[str]) -> tuple[list[str], list[str | None]]:
+    """The frozen regression examples whose intents still exist."""
+    path = registry.artifacts_dir() / REGRESSION_FILE
+    if not path.exists():
+        return [], []
+    rows = [r for r in json.loads(path.read_text()) if r[1] is None or r[1] in known]
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def extend_regression_set(texts: list[str], intents: list[str | None]) -> None:
+    """Freeze held-out examples of a published run for intents the set does not cover yet."""
+    path = registry.artifacts_dir() / REGRESSION_FILE
+    rows = json.loads(path.read_text()) if path.exists() else []
+    covered = {r[1] for r in rows}
+    rows += [[t, i] for t, i in zip(texts, intents) if i not in covered]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rows))
+    os.replace(tmp, path)
+
+
+def gate(candidate: dict[str, Any], active: dict[str, Any] | None) -> tuple[bool, str]:
+    """Publish only if the candidate is not worse than the active model beyond the tolerance."""
+    tolerance = settings.RETRAIN_GATE_TOLERANCE
+    if active is None:
+        floor = settings.RETRAIN_MIN_ACCURACY
+        accuracy = candidate["heldout"]["accuracy"]
+        if accuracy is not None and accuracy < floor:
+            return False, f"held-out accuracy {accuracy} is below the minimum {floor} for a first model"
+        return True, "no active model"
+    for split_name in ("heldout", "regression"):
+        for metric in ("accuracy", "macro_f1"):
+            new, old = candidate[split_name][metric], active[split_name][metric]
+            if new is not None and old is not None and new < old - tolerance:
+                return False, f"{split_name} {metric} {new} is worse than the active model's {old}"
+    return True, "not worse than the active model"
+
+
+def retrain(run_id: int) -> TrainingRun:
+    """Run one retraining to the end; every outcome leaves the run row with its metrics.
+
+    1. Take the lock (one run at a time); a run redelivered after its worker died is failed, not rerun.
+    2. Build the dataset from labelled examples (redacted) and a stable held-out split.
+    3. Fine-tune from the pretrained base on the training side; export the serving model.
+    4. Score candidate and active model on the held-out split and the frozen regression set.
+    5. Gate; when it passes, build the ticket index with the new encoder and publish the bundle.
+    """
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.status != Status.QUEUED:
+        reap_dead_runs()
+        return TrainingRun.objects.get(pk=run_id)
+    try:
+        with retrain_lock():
+            return _retrain_locked(run)
+    except RetrainBusy as exc:
+        _finish(run, Status.FAILED, error=str(exc))
+        return run
+
+
+def _progress(run: TrainingRun, stage: str, fraction: float) -> None:
+    TrainingRun.objects.filter(pk=run.pk).update(stage=stage[:100], progress=round(fraction, 3))
+
+
+def _finish(run: TrainingRun, status: str, **fields: Any) -> None:
+    for key, value in {"status": status, "finished": timezone.now(), "progress": 1.0, **fields}.items():
+        setattr(run, key, value)
+    run.save()
+
+
+def _retrain_locked(run: TrainingRun) -> TrainingRun:
+    reap_dead_runs()
+    run.status, run.started, run.worker_pid = Status.RUNNING, timezone.now(), os.getpid()
+    run.save(update_fields=["status", "started", "worker_pid"])
+    staging = Path(tempfile.mkdtemp(prefix="staging-", dir=_staging_root()))
+    try:
+        result = _train_and_publish(run, staging)
+    except Exception as exc:
+        log.exception("retraining run %s failed", run.pk)
+        _finish(run, Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+        return run
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _staging_root() -> Path:
+    root = registry.artifacts_dir() / "staging"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _train_and_publish(run: TrainingRun, staging: Path) -> TrainingRun:
+    from chat.intents import IntentModel
+    from training.model import fine_tune
+
+    started = time.monotonic()
+    texts, intents = dataset()
+    labels = {i for i in intents if i is not None}
+    if len(labels) < 2:
+        raise ValueError(f"need examples of at least 2 intents, found {len(labels)}")
+    train, held = split(texts, intents)
+    pick = lambda idx: ([texts[i] for i in idx], [intents[i] for i in idx])  # noqa: E731
+    (train_x, train_y), (held_x, held_y) = pick(train), pick(held)
+    reg_x, reg_y = regression_set(labels)
+
+    _progress(run, "fine-tuning from the base model", 0.05)
+    trained = fine_tune(
+        train_x, train_y, settings.BASE_MODEL_DIR, epochs=settings.RETRAIN_EPOCHS,
+        progress=lambda message, fraction: _progress(run, message, 0.05 + 0.8 * fraction),
+    )
+    _progress(run, "exporting the serving model", 0.87)
+    export_info = trained.export(staging / "intent")
+    candidate_model = IntentModel.load(staging / "intent")
+
+    _progress(run, "evaluating", 0.9)
+    candidate = {"heldout": score(candidate_model, held_x, held_y), "regression": score(candidate_model, reg_x, reg_y)}
+    active_bundle = _active_bundle()
+    active = None
+    if active_bundle is not None:
+        active = {
+            "version": active_bundle.version,
+            "heldout": score(active_bundle.intents, held_x, held_y),
+            "regression": score(active_bundle.intents, reg_x, reg_y),
+        }
+    passed, reason = gate(candidate, active)
+    metrics = {
+        **candidate,
+        "accuracy": candidate["heldout"]["accuracy"],
+        "macro_f1": candidate["heldout"]["macro_f1"],
+        "oos_recall": candidate["heldout"]["oos_recall"],
+        "gate": reason,
+        "n_examples": len(texts),
+        "n_intents": len(labels),
+        "train_seconds": round(time.monotonic() - started, 1),
+        "training": trained.info,
+        "export": export_info,
+    }
+    if not passed:
+        _finish(run, Status.REJECTED, metrics=metrics, active_metrics=active or {})
+        return run
+
+    _progress(run, "indexing tickets", 0.95)
+    _build_index(candidate_model, staging / "index")
+    version = timezone.now().strftime("%Y%m%d-%H%M%S") + f"-r{run.pk}"
+    manifest = {
+        "version": version,
+        "data_fingerprint": fingerprint(texts, intents),
+        "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "oos_recall", "n_examples", "n_intents")},
+        "libraries": _library_versions(),
+        "base_model": str(settings.BASE_MODEL_DIR.name),
+        "run": run.pk,
+    }
+    with transaction.atomic():
+        registry.publish(staging, manifest)
+        model_version = ModelVersion.objects.create(
+            version=version, metrics=metrics, data_fingerprint=manifest["data_fingerprint"]
+        )
+    extend_regression_set(held_x, held_y)
+    _finish(run, Status.PUBLISHED, metrics=metrics, active_metrics=active or {}, version=model_version)
+    return run
+
+
+def _active_bundle() -> Any:
+    version = registry.active_version()
+    if not version:
+        return None
+    try:
+        return registry.LoadedBundle(registry.bundles_dir() / version)
+    except Exception:
+        log.exception("the active bundle %s does not load; gating against nothing", version)
+        return None
+
+
+def _build_index(encoder: Any, directory: Path) -> None:
+    from retrieval.index import build_ticket_index
+
+    build_ticket_index(encoder, directory)
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("tensorflow-cpu", "ai-edge-litert", "faiss-cpu", "numpy")}
