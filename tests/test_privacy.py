@@ -1,0 +1,134 @@
+"""chat.privacy: typed redaction of personal data (plain pytest, no database)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chat.privacy import iban_valid, luhn_valid, redact, redact_counted
+
+CORPUS = Path(__file__).parent / "data" / "pii_corpus.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("write to jane.doe+shop@mail.example.co.uk.", "write to [EMAIL]."),
+        ("<JOHN_SMITH42@Example.COM>", "<[EMAIL]>"),
+        ("call +44 20 7946 0958 today", "call [PHONE] today"),
+        ("+44 (0)20 7946 0958", "[PHONE]"),
+        ("+1 (555) 123-4567", "[PHONE]"),
+        ("0044 7700 900123", "[PHONE]"),
+        ("(555) 123-4567 or 555-123-4567 or 555.123.4567", "[PHONE] or [PHONE] or [PHONE]"),
+        ("1-800-555-0199", "[PHONE]"),
+        ("020 7946 0958, 07700 900123, 07700900123", "[PHONE], [PHONE], [PHONE]"),
+        ("06 12 34 56 78 / 06.12.34.56.78", "[PHONE] / [PHONE]"),
+        ("030 1234567, 030/1234567, (030) 1234567", "[PHONE], [PHONE], [PHONE]"),
+        ("call me at 2125550123", "call me at [PHONE]"),
+        ("card 4111 1111 1111 1111 exp 12/27", "card [CARD] exp 12/27"),
+        ("4111-1111-1111-1111", "[CARD]"),
+        ("amex 3782 822463 10005", "amex [CARD]"),
+        ("card 4111 1111 1111 1111 123 thanks", "card [CARD] thanks"),
+        ("5555555555554444", "[CARD]"),
+        ("IBAN DE89 3704 0044 0532 0130 00, thanks", "IBAN [IBAN], thanks"),
+        ("GB82WEST12345698765432", "[IBAN]"),
+        ("fr14 2004 1010 0505 0001 3m02 606", "[IBAN]"),
+        ("SSN 123-45-6789", "SSN [SSN]"),
+        ("from 192.168.1.10.", "from [IP]."),
+    ],
+)
+def test_it_replaces_personal_data_with_typed_placeholders(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Where is order #A123456?",
+        "order 12345678 and order number 1234567890",
+        "I paid $1,234.56 and then 1234 EUR, €1.234,56",
+        "delivered 2024-01-15, since 15/01/2024, am 15.01.2024 um 14:30",
+        "on 01/15/2024 at 10:30:45, customer since 1998",
+        "2 items, room 404, 15% off, page 3 of 10",
+        "tracking 1Z999AA10123456784, USPS 9400 1000 0000 0000 0000 00",
+        "app v2.3.14, version 1.2.3.4, iOS 17.4.1",
+        "ZIP 02134-1234, PLZ 01067 Dresden",
+        "amazon order 123-4567890-1234567",
+        "sort code 20-00-00, SKU 123-456-789",
+    ],
+)
+def test_it_leaves_order_numbers_amounts_dates_and_versions_alone(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_a_digit_string_failing_luhn_is_not_a_card() -> None:
+    assert not luhn_valid("4111111111111112")
+    assert redact("ref 4111111111111112 and 4111 1111 1111 1112") == "ref 4111111111111112 and 4111 1111 1111 1112"
+
+
+def test_an_iban_failing_mod97_is_not_an_iban() -> None:
+    assert iban_valid("DE89370400440532013000")
+    assert not iban_valid("DE89370400440532013001")
+    assert "[IBAN]" not in redact("DE89 3704 0044 0532 0130 01")
+
+
+def test_ibans_and_cards_win_over_phones() -> None:
+    assert redact_counted("BE68 5390 0754 7034 and 4111 1111 1111 1111") == (
+        "[IBAN] and [CARD]",
+        {"IBAN": 1, "CARD": 1},
+    )
+
+
+def test_it_counts_what_it_found() -> None:
+    _, found = redact_counted("a@b.co, c@d.org, +33 6 12 34 56 78")
+    assert found == {"EMAIL": 2, "PHONE": 1}
+
+
+def test_text_without_digits_or_at_comes_back_unchanged() -> None:
+    assert redact_counted("Hello, where is my parcel?") == ("Hello, where is my parcel?", {})
+
+
+def test_it_catches_99_percent_of_the_corpus_with_no_false_positives_on_codes() -> None:
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+    positives = [r for r in rows if r["kind"]]
+    negatives = [r for r in rows if not r["kind"]]
+    assert len(positives) >= 2000 and len(negatives) >= 1000
+    caught = sum(r["value"] not in redact(r["text"]) for r in positives)
+    false_positives = [r["text"] for r in negatives if redact(r["text"]) != r["text"]]
+    assert caught / len(positives) >= 0.99
+    assert len(false_positives) <= len(negatives) // 200  # measured: 1 (a Luhn-valid run in a parcel code)
+
+
+# Text built from the pieces redaction cares about, so Hypothesis reaches the edge cases that
+# uniform Unicode text almost never hits (digit runs, separators, "@", letters next to digits).
+_FRAGMENTS = st.sampled_from(
+    ["4111111111111111", "4111 1111 1111 1111", "DE89370400440532013000", "DE89 3704 0044 0532 0130 00",
+     "+44 20 7946 0958", "555-123-4567", "020 7946 0958", "06 12 34 56 78", "123-45-6789",
+     "192.168.0.1", "a.b@c.de", "@", ".", "-", " ", "/", "(", ")", "+", "00", "0", "7", "call ", "v",
+     "2024-01-15", "12/27", "#A123456", "$1,234.56", "GB", "x"]
+)  # fmt: skip
+_PIECES = st.one_of(_FRAGMENTS, st.text(alphabet="0123456789 -.+()/@abDE", max_size=25))
+_CHATTY_TEXT = st.lists(_PIECES, max_size=12).map("".join)
+_ANY_TEXT = st.one_of(st.text(max_size=200), _CHATTY_TEXT)
+
+_DIGIT_RUN = re.compile(r"[0-9]+")
+# An independent, ASCII-only notion of an email address for checking the output.
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ANY_TEXT)
+def test_redaction_is_idempotent(text: str) -> None:
+    once = redact(text)
+    assert redact(once) == once
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ANY_TEXT)
+def test_output_holds_no_card_number_and_no_email_address(text: str) -> None:
+    out = redact(text)
+    assert not any(13 <= len(run) <= 19 and luhn_valid(run) for run in _DIGIT_RUN.findall(out))
+    assert not _ADDRESS.search(out)
