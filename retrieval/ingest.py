@@ -1,0 +1,178 @@
+"""Approved tickets into the index: a full build at publish time, then incremental syncs.
+
+`build_ticket_index` is what the retraining pipeline calls when it writes a bundle; `sync`
+brings a loaded index up to date with the ticket table; `LiveIndex` is what a bundle serves,
+syncing at most every BUNDLE_POLL_SECONDS, so a ticket approved while the server runs is
+found by every web process within that time, with no retrain and no restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from retrieval.encoder import Encoder, fit_ticket_encoder, load_ticket_encoder, save_ticket_encoder
+from retrieval.index import TicketIndex, use_one_thread
+from retrieval.models import Ticket
+
+log = logging.getLogger(__name__)
+
+# A ticket's `updated` is stamped before its transaction commits, so a sync re-reads this
+# much history: a commit that lands up to this late is still seen.
+SYNC_OVERLAP = timedelta(minutes=5)
+EMBED_BATCH = 256
+REDACTOR = "chat.privacy.redact"
+
+
+def index_text(question: str) -> str:
+    """The text a ticket is indexed under: its question, PII-redacted.
+
+    The one redaction call site of retrieval. The redactor is named by a setting (default
+    chat.privacy.redact) so that retrieval does not import chat (STYLE.md §5).
+    """
+    redact = import_string(getattr(settings, "TICKET_TEXT_REDACTOR", REDACTOR))
+    return str(redact(question))
+
+
+def embed_all(encoder: Encoder, texts: list[str], batch: int = EMBED_BATCH) -> np.ndarray:
+    parts = [encoder.embed(texts[i : i + batch]) for i in range(0, len(texts), batch)]
+    return np.vstack(parts).astype(np.float32) if parts else np.zeros((0, encoder.dim), np.float32)
+
+
+def build_ticket_index(
+    encoder: Encoder | None,
+    directory: Path,
+    *,
+    encoder_kind: str | None = None,
+    fit_texts: list[str] | None = None,
+    index_kind: str | None = None,
+) -> TicketIndex:
+    """Write a fresh index of every approved ticket into `directory` (a bundle's `index/`).
+
+    Steps: note the time, read approved tickets, redact their questions, fit the ticket
+    encoder (retrieval.encoder.DEFAULT_KIND unless `encoder_kind`; its lexical part is fit
+    on the tickets plus `fit_texts`, e.g. the intent training texts), embed, build the
+    index (exact or IVF by size), record the sync watermark, save index and encoder.
+    `encoder` is the bundle's intent model (anything with `dim` and `embed`), or None.
+    """
+    started = timezone.now()
+    rows = list(
+        Ticket.objects.filter(status=Ticket.Status.APPROVED).order_by("id").values_list("id", "question")
+    )
+    texts = [index_text(question) for _, question in rows]
+    ticket_encoder, description = fit_ticket_encoder(texts + list(fit_texts or []), encoder, encoder_kind)
+    vectors = embed_all(ticket_encoder, texts)
+    index = TicketIndex.build(
+        [ticket_id for ticket_id, _ in rows], vectors, dim=ticket_encoder.dim, kind=index_kind
+    )
+    index.meta["synced_until"] = started.isoformat()
+    index.save(Path(directory))
+    save_ticket_encoder(ticket_encoder, description, Path(directory))
+    return index
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    added: int
+    removed: int
+
+
+def sync(index: TicketIndex, encoder: Encoder) -> SyncResult:
+    """Add tickets approved since the index's watermark; drop ones no longer approved.
+
+    Steps: read tickets updated since the watermark minus SYNC_OVERLAP; embed and add the
+    approved ones not yet indexed (or changed since they were); remove indexed ones that are
+    now proposed or rejected; move the watermark. Deleted tickets stay until the next
+    build, and `approved_tickets` drops them from every answer meanwhile.
+    """
+    started = timezone.now()
+    watermark = index.meta.get("synced_until")
+    changed = Ticket.objects.all()
+    if watermark:
+        changed = changed.filter(updated__gte=datetime.fromisoformat(watermark) - SYNC_OVERLAP)
+    recent: dict[str, str] = index.meta.get("recent", {})
+    to_add: list[tuple[int, str]] = []
+    to_remove: list[int] = []
+    seen: dict[str, str] = {}
+    for ticket_id, status, question, updated in changed.values_list("id", "status", "question", "updated"):
+        stamp = updated.isoformat()
+        seen[str(ticket_id)] = stamp
+        if status == Ticket.Status.APPROVED:
+            if ticket_id not in index or recent.get(str(ticket_id), stamp) != stamp:
+                to_add.append((ticket_id, question))
+        elif ticket_id in index:
+            to_remove.append(ticket_id)
+    if to_add:
+        vectors = embed_all(encoder, [index_text(question) for _, question in to_add])
+        index.add([ticket_id for ticket_id, _ in to_add], vectors)
+    removed = index.remove(to_remove)
+    index.meta["synced_until"] = started.isoformat()
+    # Remember what was seen inside the overlap window, to re-embed only edited tickets.
+    index.meta["recent"] = seen
+    return SyncResult(added=len(to_add), removed=removed)
+
+
+class LiveIndex:
+    """A bundle's ticket index plus its encoder, kept in step with the ticket table."""
+
+    def __init__(self, index: TicketIndex, encoder: Encoder, poll_seconds: float | None = None) -> None:
+        if index.dim != encoder.dim:
+            raise ValueError(f"index has dimension {index.dim}, its encoder {encoder.dim}")
+        self.index = index
+        self.encoder = encoder
+        self.dim = index.dim
+        self.poll_seconds = settings.BUNDLE_POLL_SECONDS if poll_seconds is None else poll_seconds
+        self._synced_at: float | None = None
+        self._sync_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, directory: Path, base: Encoder | None, poll_seconds: float | None = None) -> LiveIndex:
+        use_one_thread()
+        return cls(TicketIndex.load(directory), load_ticket_encoder(directory, base), poll_seconds)
+
+    @classmethod
+    def empty(cls, base: Encoder, poll_seconds: float | None = None) -> LiveIndex:
+        """For a bundle published without an index: approvals still become searchable."""
+        use_one_thread()
+        return cls(TicketIndex.empty(base.dim), base, poll_seconds)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def maybe_sync(self) -> None:
+        """Sync when the last one is older than poll_seconds; one thread syncs, the others search."""
+        now = time.monotonic()
+        if self._synced_at is not None and now - self._synced_at < self.poll_seconds:
+            return
+        if not self._sync_lock.acquire(blocking=False):
+            return
+        try:
+            result = sync(self.index, self.encoder)
+            if result.added or result.removed:
+                log.info("ticket index: %d added, %d removed", result.added, result.removed)
+        except Exception:
+            # A database hiccup must not break replies: serve what is indexed, retry next poll.
+            log.exception("ticket index sync failed")
+        finally:
+            self._synced_at = time.monotonic()
+            self._sync_lock.release()
+
+    def search(self, text: str, k: int = 5) -> list[tuple[int, float]]:
+        self.maybe_sync()
+        if len(self.index) == 0:
+            return []
+        return self.index.search(self.encoder.embed([text]), k)
+
+
+def describe(index: TicketIndex) -> dict[str, Any]:
+    return {"size": len(index), "dim": index.dim, "kind": index.kind, "nprobe": index.nprobe}

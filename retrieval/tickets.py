@@ -1,0 +1,114 @@
+"""Actions on tickets: propose, approve, reject, import from CSV, and the approved-only filter.
+
+Status changes go through these functions (or `Ticket.save()`), never `QuerySet.update()`:
+ingestion finds changed tickets by `updated`, which only `save()` and `bulk_create` set.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.db import transaction
+from django.utils import timezone
+
+from retrieval.models import Ticket
+
+
+class ScoredTicketId(Protocol):
+    ticket_id: int
+    score: float
+
+
+def propose_ticket(conversation: Any, question: str, resolution: str, intent: str = "") -> Ticket:
+    """A conversation closed by an agent with a resolution becomes a proposal awaiting approval."""
+    return Ticket.objects.create(
+        conversation=conversation,
+        question=question.strip(),
+        resolution=resolution.strip(),
+        intent=intent,
+        status=Ticket.Status.PROPOSED,
+    )
+
+
+def approve_ticket(ticket: Ticket, user: Any = None) -> Ticket:
+    """Approve; every web process serves it within BUNDLE_POLL_SECONDS (retrieval.ingest.sync)."""
+    ticket.status = Ticket.Status.APPROVED
+    ticket.approved_by = user
+    ticket.approved_at = timezone.now()
+    ticket.save(update_fields=["status", "approved_by", "approved_at", "updated"])
+    return ticket
+
+
+def reject_ticket(ticket: Ticket) -> Ticket:
+    """Reject (also after approval); the next sync drops it from every live index."""
+    ticket.status = Ticket.Status.REJECTED
+    ticket.save(update_fields=["status", "updated"])
+    return ticket
+
+
+def approved_tickets(hits: Iterable[ScoredTicketId]) -> list[tuple[Ticket, float]]:
+    """The hits' tickets in hit order, dropping any that is missing or not approved."""
+    hits = list(hits)
+    found = Ticket.objects.filter(
+        id__in=[hit.ticket_id for hit in hits], status=Ticket.Status.APPROVED
+    ).in_bulk()
+    return [(found[hit.ticket_id], hit.score) for hit in hits if hit.ticket_id in found]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    skipped: int
+    approved: bool
+
+
+def import_tickets_csv(
+    path: Path,
+    *,
+    question_column: str = "question",
+    answer_column: str = "answer",
+    intent_column: str = "intent",
+    approved: bool = False,
+    user: Any = None,
+    batch_size: int = 1000,
+) -> ImportResult:
+    """Create one ticket per CSV row with a question and an answer; rows missing either are skipped.
+
+    Tickets are proposals unless `approved`; approved ones reach live indexes by ingestion.
+    """
+    created = skipped = 0
+    now = timezone.now()
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = {question_column, answer_column} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path} has no column {', '.join(sorted(missing))}")
+        batch: list[Ticket] = []
+        with transaction.atomic():
+            for row in reader:
+                question = (row.get(question_column) or "").strip()
+                answer = (row.get(answer_column) or "").strip()
+                if not question or not answer:
+                    skipped += 1
+                    continue
+                batch.append(
+                    Ticket(
+                        question=question,
+                        resolution=answer,
+                        intent=(row.get(intent_column) or "").strip()[:100],
+                        status=Ticket.Status.APPROVED if approved else Ticket.Status.PROPOSED,
+                        approved_by=user if approved else None,
+                        approved_at=now if approved else None,
+                    )
+                )
+                if len(batch) >= batch_size:
+                    Ticket.objects.bulk_create(batch)
+                    created += len(batch)
+                    batch = []
+            Ticket.objects.bulk_create(batch)
+            created += len(batch)
+    return ImportResult(created=created, skipped=skipped, approved=approved)
