@@ -173,7 +173,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         message = received.message
         await self.send_json({"type": "ack", "client_id": client_id, "seq": message.seq})
         if received.created:
+            self.conversation.status = received.status
             await self.broadcast(conversations.message_frame(message))
+            if received.status == Conversation.Status.WAITING:
+                await handoff.notify_queue(self.channel_layer)
         if received.needs_reply:
             await self.send_json({"type": "typing", "sender": "bot", "state": True})
             reply = await database_sync_to_async(replies.respond)(self.conversation.pk, message.text)

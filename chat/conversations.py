@@ -76,6 +76,7 @@ class Received:
     # True when this message still needs the bot's answer (new, or a resend of an
     # unanswered last message after a crash between storing it and replying).
     needs_reply: bool
+    status: str  # the conversation's status when the message was stored
 
 
 def receive_customer_message(conversation_id: int, client_id: str, text: str) -> Received:
@@ -95,13 +96,14 @@ def receive_customer_message(conversation_id: int, client_id: str, text: str) ->
                     text=text,
                     client_id=client_id,
                 )
-            return Received(message, created=True, needs_reply=True)
+            return Received(message, created=True, needs_reply=conversation.status == Conversation.Status.BOT,
+                            status=conversation.status)
         except IntegrityError:
             # Another tab or process stored the same client_id first.
             existing = Message.objects.get(conversation_id=conversation_id, client_id=client_id)
     conversation = existing.conversation
     unanswered = conversation.last_seq == existing.seq and conversation.status == Conversation.Status.BOT
-    return Received(existing, created=False, needs_reply=unanswered)
+    return Received(existing, created=False, needs_reply=unanswered, status=conversation.status)
 
 
 def set_feedback(conversation_id: int, seq: int, value: str) -> Message | None:
