@@ -22,6 +22,7 @@ from chat.models import AgentPresence, Conversation, Message
 from chat.privacy import redact
 
 from retrieval.models import Ticket
+from retrieval.tickets import propose_ticket
 
 AGENTS_GROUP = "agents"
 PRESENCE_TTL = timedelta(seconds=90)
@@ -141,12 +142,11 @@ def _propose_ticket(conversation_id: int, resolution: str) -> Ticket | None:
     if not question:
         return None
     intents = Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.BOT).exclude(intent="")
-    return Ticket.objects.create(
-        question=redact(question)[:4000],
-        resolution=redact(resolution),
+    return propose_ticket(
+        Conversation.objects.get(pk=conversation_id),
+        redact(question)[:4000],
+        redact(resolution),
         intent=intents.values_list("intent", flat=True).first() or "",
-        conversation_id=conversation_id,
-        status=Ticket.Status.PROPOSED,
     )
 
 

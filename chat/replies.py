@@ -19,6 +19,7 @@ from chat.conversations import Reply
 from chat.models import Conversation, Intent, Message
 from chat.registry import current
 from retrieval.models import Ticket
+from retrieval.tickets import approved_tickets
 
 TALK_TO_PERSON = "Talk to a person"
 FALLBACK_TEXT = (
@@ -100,12 +101,8 @@ def respond(conversation_id: int, text: str) -> Reply:
 def _closest_ticket(bundle: object, text: str) -> tuple[Ticket, float] | None:
     """The most similar approved ticket above the bar; unapproved tickets are never shown."""
     hits = [hit for hit in bundle.search(text, 3) if hit.score >= TICKET_MIN_SCORE]  # type: ignore[attr-defined]
-    approved = Ticket.objects.in_bulk([hit.ticket_id for hit in hits])
-    for hit in hits:
-        ticket = approved.get(hit.ticket_id)
-        if ticket is not None and ticket.status == Ticket.Status.APPROVED:
-            return ticket, hit.score
-    return None
+    found = approved_tickets(hits)
+    return found[0] if found else None
 
 
 def _chosen_intent(text: str) -> Intent | None:
