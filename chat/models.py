@@ -127,6 +127,7 @@ class Message(models.Model):
     model_version = models.CharField(max_length=64, blank=True, default="")
     feedback = models.CharField(max_length=4, choices=Feedback.choices, blank=True, default="")
     agent = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    reviewed = models.BooleanField(default=False, help_text="Handled in the review queue.")
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,0 +1,84 @@
+"""The review queue ranks likely-wrong answers and turns one click into a training example."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from chat import conversations, review
+from chat.models import Conversation, Intent, Message, TrainingExample, Visitor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conversation(site):
+    return Conversation.objects.create(site=site, visitor=Visitor.objects.create(site=site))
+
+
+def exchange(conversation, question, **answer):
+    asked = conversations.append(conversation.pk, "customer", question, client_id=question[:60])
+    conversations.append(conversation.pk, "bot", "…", **answer)
+    return asked
+
+
+def test_fallbacks_and_thumbs_down_rank_above_confident_answers(conversation):
+    fine = exchange(conversation, "where is my order", source="answer", intent="order_status", confidence=0.97)
+    shaky = exchange(conversation, "parcel not here", source="answer", intent="order_status", confidence=0.55)
+    fallback = exchange(conversation, "can I pay in bitcoin", source="fallback", confidence=0.2)
+    disliked = exchange(conversation, "refund?", source="answer", intent="refund", confidence=0.9, feedback="down")
+    ranked = [item.question for item in review.queue()]
+    assert ranked[0] == fallback
+    assert disliked in ranked and shaky in ranked
+    assert fine not in ranked
+    assert ranked.index(fallback) < ranked.index(shaky)
+
+
+def test_a_handoff_and_an_agent_takeover_are_review_signals(conversation):
+    asked = conversations.append(conversation.pk, "customer", "I need to speak to someone about my loan", client_id="h1")
+    conversations.append(conversation.pk, "system", "You are number 1 in the queue")
+    conversations.append(conversation.pk, "agent", "Hi, I can help")
+    item = next(i for i in review.queue() if i.question == asked)
+    assert {"handoff", "agent_took_over"} <= set(item.reasons)
+
+
+def test_labelling_creates_a_redacted_example_and_leaves_the_queue(conversation):
+    intent = Intent.objects.create(name="payment_methods", answer="We accept cards.")
+    asked = exchange(conversation, "can I pay with card 4111 1111 1111 1111", source="fallback", confidence=0.1)
+    example = review.label(asked, intent=intent)
+    assert example.text == "can I pay with card [CARD]"
+    assert example.origin == "review" and example.intent == intent
+    assert asked not in [i.question for i in review.queue()]
+
+
+def test_one_click_labels_through_the_admin_page(client, conversation):
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    client.force_login(admin)
+    asked = exchange(conversation, "do you ship to mars", source="fallback", confidence=0.1)
+    page = client.get("/admin/review/")
+    assert page.status_code == 200 and b"do you ship to mars" in page.content
+    response = client.post(f"/admin/review/{asked.pk}/", {"action": "new", "name": "space shipping",
+                                                           "answer": "We only ship on Earth."})
+    assert response.status_code == 302
+    example = TrainingExample.objects.get(message=asked)
+    assert example.intent.name == "space_shipping" and example.intent.answer == "We only ship on Earth."
+    other = exchange(conversation, "what is love", source="fallback", confidence=0.1)
+    client.post(f"/admin/review/{other.pk}/", {"action": "oos"})
+    assert TrainingExample.objects.get(message=other).is_oos
+
+
+def test_the_review_queue_is_staff_only(client, conversation):
+    user = User.objects.create_user("pat", password="pw-for-tests-only")
+    client.force_login(user)
+    assert client.get("/admin/review/").status_code == 302
+    asked = exchange(conversation, "hello?", source="fallback", confidence=0.1)
+    client.post(f"/admin/review/{asked.pk}/", {"action": "oos"})
+    assert not TrainingExample.objects.exists()
+
+
+@pytest.mark.parametrize("url", [
+    "/admin/chat/site/", "/admin/chat/conversation/", "/admin/chat/intent/", "/admin/chat/trainingexample/",
+    "/admin/chat/message/", "/admin/retrieval/ticket/", "/admin/training/modelversion/",
+    "/admin/training/trainingrun/", "/admin/chat/intent/import/",
+])
+def test_admin_pages_render(admin_client, site, url):
+    assert admin_client.get(url).status_code == 200
+
