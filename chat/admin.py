@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from chat import review
-from chat.models import Conversation, Intent, Message, Site, TrainingExample, Visitor
+from chat.models import Conversation, Erasure, Intent, Message, Site, TrainingExample, Visitor
 
 
 def csv_response(filename: str, header: list[str], rows) -> HttpResponse:
@@ -64,6 +64,23 @@ class ConversationAdmin(admin.ModelAdmin):
 class VisitorAdmin(admin.ModelAdmin):
     list_display = ["public_id", "site", "email", "created"]
     search_fields = ["public_id", "email"]
+    actions = ["erase"]
+
+    @admin.action(description="Erase the selected visitors and everything derived from them")
+    def erase(self, request, queryset):
+        from chat.retention import erase_visitor
+
+        erased = [erase_visitor(visitor, request.user).counts for visitor in queryset]
+        self.message_user(request, f"Erased {len(erased)} visitors: {erased}")
+
+
+@admin.register(Erasure)
+class ErasureAdmin(admin.ModelAdmin):
+    list_display = ["erased_at", "requested_by", "counts"]
+    readonly_fields = ["erased_at", "requested_by", "counts"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 class ExampleInline(admin.TabularInline):

@@ -201,3 +201,14 @@ class AgentPresence(models.Model):
     channel_name = models.CharField(max_length=200, unique=True)
     user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="presences")
     last_seen = models.DateTimeField(default=timezone.now)
+
+
+class Erasure(models.Model):
+    """A record that a visitor's data was erased, holding no trace of the data itself."""
+
+    erased_at = models.DateTimeField(auto_now_add=True)
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    counts = models.JSONField(default=dict, help_text="How many rows of each kind were erased.")
+
+    def __str__(self) -> str:
+        return f"erasure {self.pk} at {self.erased_at:%Y-%m-%d %H:%M}"

@@ -131,6 +131,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_BEAT_SCHEDULE = {
     "retrain-when-enough-new-data": {"task": "training.tasks.retrain_if_enough_new_data", "schedule": 600.0},
     "reap-dead-training-runs": {"task": "training.tasks.reap_dead_runs", "schedule": 120.0},
+    "apply-retention": {"task": "chat.tasks.apply_retention", "schedule": 3600.0},
+    "requeue-abandoned-chats": {"task": "chat.tasks.requeue_abandoned_chats", "schedule": 60.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

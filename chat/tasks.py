@@ -1,0 +1,17 @@
+"""Celery tasks of the chat: each is one line calling a plain function."""
+
+from celery import shared_task
+
+
+@shared_task
+def apply_retention() -> int:
+    from chat.retention import anonymize_expired, purge_erased_tickets
+
+    return anonymize_expired() + purge_erased_tickets()
+
+
+@shared_task
+def requeue_abandoned_chats() -> int:
+    from chat.handoff import requeue_abandoned
+
+    return len(requeue_abandoned())

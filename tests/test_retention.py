@@ -1,0 +1,64 @@
+"""Retention redacts old conversations; erasure removes a visitor and all that derives from them."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from chat import conversations
+from chat.models import Conversation, Erasure, Intent, Message, TrainingExample, Visitor
+from chat.retention import anonymize_expired, erase_visitor
+from retrieval.models import Ticket
+from training.models import TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+
+def chat_with(site, text):
+    visitor = Visitor.objects.create(site=site, email="pat@example.com")
+    conversation = Conversation.objects.create(site=site, visitor=visitor)
+    message = conversations.append(conversation.pk, "customer", text, client_id="c1")
+    return visitor, conversation, message
+
+
+def test_conversations_past_retention_are_redacted_in_place(site):
+    site.retention_days = 30
+    site.save()
+    _, old, message = chat_with(site, "my email is pat@example.com, card 4111 1111 1111 1111")
+    _, recent, fresh = chat_with(site, "call me on +44 20 7946 0958")
+    Conversation.objects.filter(pk=old.pk).update(updated=timezone.now() - timedelta(days=31))
+    assert anonymize_expired() == 1
+    message.refresh_from_db()
+    fresh.refresh_from_db()
+    assert message.text == "my email is [EMAIL], card [CARD]"
+    assert fresh.text == "call me on +44 20 7946 0958"
+    assert Visitor.objects.get(conversations=old).email == ""
+    assert anonymize_expired() == 0
+
+
+def test_erasing_a_visitor_removes_conversations_examples_and_tickets(site):
+    visitor, conversation, message = chat_with(site, "I'm Pat, my parcel is lost")
+    intent = Intent.objects.create(name="lost_parcel", answer="We'll find it.")
+    TrainingExample.objects.create(text=message.text, intent=intent, message=message, origin="review")
+    ticket = Ticket.objects.create(question="parcel lost", resolution="resent", conversation=conversation,
+                                   status=Ticket.Status.APPROVED)
+    unrelated = Ticket.objects.create(question="other", resolution="ok", status=Ticket.Status.APPROVED)
+
+    erasure = erase_visitor(visitor)
+
+    assert erasure.counts == {"conversations": 1, "messages": 1, "training_examples": 1, "tickets": 1}
+    assert not Visitor.objects.filter(pk=visitor.pk).exists()
+    assert not Message.objects.exists() and not TrainingExample.objects.exists()
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.question, ticket.resolution) == ("rejected", "[erased]", "[erased]")
+    assert Ticket.objects.get(pk=unrelated.pk).status == "approved"
+    assert TrainingRun.objects.filter(trigger="erasure", status="queued").exists()
+    assert "Pat" not in str(Erasure.objects.get().counts)
+
+
+def test_the_erase_command_finds_a_visitor_by_email(site, capsys):
+    visitor, _, _ = chat_with(site, "hello")
+    call_command("erase_visitor", "PAT@example.com", "--json")
+    assert '"conversations": 1' in capsys.readouterr().out
+    assert not Visitor.objects.filter(pk=visitor.pk).exists()
