@@ -4,7 +4,7 @@ A bundle is one directory `<ARTIFACTS_DIR>/bundles/<version>/` holding
 
     manifest.json   version, format, data fingerprint, metrics, library versions
     intent/         the intent model (chat.intents.IntentModel.load)
-    index/          the ticket index (retrieval.index.TicketIndex.load), optional
+    index/          the ticket index and its encoder (retrieval.ingest.LiveIndex.load), optional
 
 and `<ARTIFACTS_DIR>/ACTIVE` names the active version. Training calls `publish()`;
 serving calls `current()`, which notices a new ACTIVE within BUNDLE_POLL_SECONDS, builds
@@ -86,13 +86,18 @@ class LoadedBundle:
         self.manifest = manifest
         self.version: str = manifest["version"]
         self.intents = IntentModel.load(directory / "intent")
-        self.index: Any = None
-        if (directory / "index").is_dir():
-            from retrieval.index import TicketIndex
+        # The ticket index with its own encoder (retrieval.encoder), kept in step with approvals
+        # by retrieval.ingest.sync at most every BUNDLE_POLL_SECONDS; without an index/ it
+        # starts empty, so tickets approved after publishing are still found.
+        from retrieval.ingest import LiveIndex
 
-            self.index = TicketIndex.load(directory / "index")
-            if self.index.dim != self.intents.dim:
-                raise IncompatibleBundle("ticket index and intent encoder disagree on dimension")
+        try:
+            if (directory / "index").is_dir():
+                self.index: Any = LiveIndex.load(directory / "index", self.intents)
+            else:
+                self.index = LiveIndex.empty(self.intents)
+        except ValueError as exc:
+            raise IncompatibleBundle(f"ticket index of bundle {directory.name}: {exc}") from exc
 
     def predict(self, text: str) -> Prediction:
         return self.intents.predict(text)
@@ -101,10 +106,7 @@ class LoadedBundle:
         return self.intents.embed(texts)
 
     def search(self, text: str, k: int = 5) -> list[Hit]:
-        if self.index is None or len(self.index) == 0:
-            return []
-        vector = self.intents.embed([text])
-        return [Hit(ticket_id=int(i), score=float(s)) for i, s in self.index.search(vector, k)]
+        return [Hit(ticket_id=i, score=s) for i, s in self.index.search(text, k)]
 
 
 def artifacts_dir() -> Path:
