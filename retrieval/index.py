@@ -15,13 +15,17 @@ file of metadata and an `ids.npy`; never pickle.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import faiss
-import numpy as np
+# FAISS logs each SIMD library it tries at INFO; --json commands must print nothing else.
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+
+import faiss  # noqa: E402
+import numpy as np  # noqa: E402
 
 FORMAT = 1
 
@@ -232,3 +236,10 @@ class TicketIndex:
         if len(loaded._ids) != cpu.ntotal:
             raise ValueError("ids.npy and index.faiss disagree on size")
         return loaded
+
+
+def build_ticket_index(encoder: Any, directory: Path, **options: Any) -> TicketIndex:
+    """Alias of retrieval.ingest.build_ticket_index, where the pipeline looks for it."""
+    from retrieval.ingest import build_ticket_index as build
+
+    return build(encoder, directory, **options)

@@ -1,0 +1,81 @@
+"""manage.py evaluate_retrieval --tickets T.csv --queries Q.csv [--json]: the encoder against BM25.
+
+A hit is a ticket with the query's intent. Everything happens in memory and a temporary
+directory: no ticket, bundle or setting of the running product is read or written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _fine_tuned_intent_encoder(texts: list[str], intents: list[str], workspace: Path) -> Any:
+    """The product's intent encoder fine-tuned from the committed base on the tickets only.
+
+    Imported here, not at module level: only this evaluation needs TensorFlow, and
+    retrieval's modules import neither chat nor training (STYLE.md §5).
+    """
+    from chat.intents import IntentModel
+    from training.model import fine_tune
+
+    trained = fine_tune(texts, list(intents), settings.BASE_MODEL_DIR)
+    trained.export(workspace / "intent")
+    return IntentModel.load(workspace / "intent")
+
+
+class Command(BaseCommand):
+    help = "Index tickets, query them, and compare the encoder with BM25 on the same data."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--tickets", type=Path, required=True, help="CSV of tickets (text + intent)")
+        parser.add_argument("--queries", type=Path, required=True, help="CSV of queries (text + intent)")
+        parser.add_argument("--text-column", default=None, help="default: question, else text")
+        parser.add_argument("--intent-column", default=None, help="default: intent, else category")
+        parser.add_argument(
+            "--intent-model",
+            choices=["auto", "skip"],
+            default="auto",
+            help="auto: also fine-tune the intent model from BASE_MODEL_DIR on the tickets "
+            "(never the queries) and score it alone and in the hybrid; skip: lexical only",
+        )
+        parser.add_argument("--lexical-weight", type=float, default=None, help="hybrid mix")
+        parser.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from retrieval.benchmark import evaluate, product_encoder, read_labelled_csv
+        from retrieval.encoder import DEFAULT_KIND, DEFAULT_LEXICAL_WEIGHT, HybridEncoder, LexicalEncoder
+
+        try:
+            tickets = read_labelled_csv(options["tickets"], options["text_column"], options["intent_column"])
+            queries = read_labelled_csv(options["queries"], options["text_column"], options["intent_column"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise CommandError(str(exc)) from exc
+        weight = options["lexical_weight"] or DEFAULT_LEXICAL_WEIGHT
+        with tempfile.TemporaryDirectory() as workspace:
+            candidates: dict[str, Any] = {"lexical": product_encoder("lexical")}
+            use_intent = options["intent_model"] == "auto" and (Path(settings.BASE_MODEL_DIR)).is_dir()
+            if use_intent:
+                intent = _fine_tuned_intent_encoder(tickets.texts, tickets.intents, Path(workspace))
+                candidates["intent"] = lambda texts, intents: intent
+                candidates["hybrid"] = lambda texts, intents: HybridEncoder(
+                    intent, LexicalEncoder.fit(texts), weight
+                )
+            chosen = DEFAULT_KIND if DEFAULT_KIND in candidates else "lexical"
+            if chosen == "base":
+                chosen = "intent"
+            result = evaluate(tickets, queries, candidates, chosen)
+        result["intent_model"] = "fine-tuned from BASE_MODEL_DIR on the tickets" if use_intent else "not used"
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        for key, value in result.items():
+            self.stdout.write(f"{key:>18}: {value}")

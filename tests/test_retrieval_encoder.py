@@ -1,0 +1,74 @@
+"""Ticket encoders: unit float32 vectors, saved without pickle, hybrid scores mix cosines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval.encoder import (
+    HybridEncoder,
+    LexicalEncoder,
+    fit_ticket_encoder,
+    load_ticket_encoder,
+    save_ticket_encoder,
+)
+
+TEXTS = [
+    "my card has not arrived yet",
+    "where is my new card",
+    "card still not delivered after two weeks",
+    "how do I reset my password",
+    "forgot my password, cannot log in",
+    "what is the exchange rate for euros",
+    "exchange rate seems wrong",
+    "I was charged twice for one purchase",
+]
+
+
+class FakeIntentEncoder:
+    dim = 4
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.array([[len(t), t.count("card"), t.count("password"), 1.0] for t in texts], np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_lexical_vectors_are_unit_float32_and_find_paraphrases():
+    encoder = LexicalEncoder.fit(TEXTS, dim=6)
+    vectors = encoder.embed(TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(TEXTS), 6)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    query = encoder.embed(["my password does not work"])[0]
+    assert int(np.argmax(vectors @ query)) in (3, 4)
+
+
+def test_a_saved_lexical_encoder_embeds_identically(tmp_path):
+    encoder = LexicalEncoder.fit(TEXTS, dim=5)
+    encoder.save(tmp_path)
+    assert {p.suffix for p in tmp_path.iterdir()} == {".npy", ".json"}
+    assert np.array_equal(LexicalEncoder.load(tmp_path).embed(TEXTS), encoder.embed(TEXTS))
+
+
+def test_hybrid_inner_product_is_the_weighted_mean_of_cosines():
+    base, lexical = FakeIntentEncoder(), LexicalEncoder.fit(TEXTS, dim=5)
+    hybrid = HybridEncoder(base, lexical, 0.3)
+    a, b = hybrid.embed(TEXTS[:1])[0], hybrid.embed(TEXTS[1:2])[0]
+    expected = 0.7 * float(base.embed(TEXTS[:1])[0] @ base.embed(TEXTS[1:2])[0]) + 0.3 * float(
+        lexical.embed(TEXTS[:1])[0] @ lexical.embed(TEXTS[1:2])[0]
+    )
+    assert hybrid.dim == 9
+    assert abs(float(a @ b) - expected) < 1e-5
+    assert abs(float(np.linalg.norm(a)) - 1) < 1e-5
+
+
+def test_an_index_directory_remembers_its_encoder(tmp_path):
+    base = FakeIntentEncoder()
+    for kind in ("base", "lexical", "hybrid"):
+        encoder, description = fit_ticket_encoder(TEXTS, base, kind)
+        save_ticket_encoder(encoder, description, tmp_path / kind)
+        loaded = load_ticket_encoder(tmp_path / kind, base)
+        assert np.allclose(loaded.embed(TEXTS), encoder.embed(TEXTS), atol=1e-6)
+
+
+def test_too_few_texts_fall_back_to_the_base_encoder():
+    encoder, description = fit_ticket_encoder([], FakeIntentEncoder(), "lexical")
+    assert description["kind"] == "base" and encoder.dim == 4

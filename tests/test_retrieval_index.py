@@ -1,0 +1,86 @@
+"""The FAISS ticket index: exact and IVF agree, grows and shrinks in place, survives save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval import index as index_module
+from retrieval.index import TicketIndex
+
+
+def clustered(n: int, dim: int = 32, clusters: int = 40, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim))
+    vectors = centres[rng.integers(0, clusters, n)] + 0.3 * rng.normal(size=(n, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_exact_and_ivf_agree_on_clustered_vectors():
+    vectors = clustered(4000)
+    ids = np.arange(1000, 5000)
+    exact = TicketIndex.build(ids, vectors, kind="flat")
+    ivf = TicketIndex.build(ids, vectors, kind="ivf")
+    queries = clustered(50, seed=1)
+    truth = exact.search_batch(queries, 10)[1]
+    found = ivf.search_batch(queries, 10)[1]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
+    assert exact.kind == "flat" and ivf.kind == "ivf"
+    assert recall >= 0.95
+
+
+def test_size_decides_between_exact_and_ivf(monkeypatch):
+    monkeypatch.setattr(index_module, "EXACT_LIMIT", 1000)
+    assert TicketIndex.build(range(1000), clustered(1000)).kind == "flat"
+    assert TicketIndex.build(range(2000), clustered(2000)).kind == "ivf"
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_added_vectors_are_found_without_a_rebuild(kind):
+    vectors = clustered(2000)
+    index = TicketIndex.build(range(2000), vectors, kind=kind)
+    new = clustered(1, seed=7)
+    index.add([99999], new)
+    assert len(index) == 2001
+    assert index.search(new[0], 1)[0][0] == 99999
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_removed_tickets_are_never_returned(kind):
+    vectors = clustered(2000)
+    index = TicketIndex.build(range(2000), vectors, kind=kind)
+    assert index.remove([5, 6, 123456]) == 2
+    assert len(index) == 1998
+    assert 5 not in {i for i, _ in index.search(vectors[5], 10)}
+
+
+def test_adding_an_existing_id_replaces_its_vector():
+    vectors = clustered(100)
+    index = TicketIndex.build(range(100), vectors)
+    index.add([3], vectors[50])
+    assert len(index) == 100
+    top = index.search(vectors[50], 2)
+    assert {i for i, _ in top} == {3, 50}
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_save_and_load_give_the_same_answers(tmp_path, kind):
+    vectors = clustered(2000)
+    index = TicketIndex.build(range(10, 2010), vectors, kind=kind)
+    index.meta["synced_until"] = "2026-01-01T00:00:00+00:00"
+    index.save(tmp_path)
+    loaded = TicketIndex.load(tmp_path)
+    assert (loaded.kind, loaded.dim, len(loaded), loaded.nprobe) == (kind, 32, 2000, index.nprobe)
+    assert loaded.meta == index.meta
+    assert loaded.search(vectors[7], 5) == index.search(vectors[7], 5)
+    assert not list(tmp_path.glob("*.pkl"))
+
+
+def test_an_empty_index_finds_nothing():
+    assert TicketIndex.empty(16).search(np.ones(16, np.float32), 5) == []
+
+
+def test_vectors_of_the_wrong_dimension_are_refused():
+    index = TicketIndex.build(range(10), clustered(10))
+    with pytest.raises(ValueError):
+        index.add([11], np.ones((1, 8), np.float32))

@@ -1,0 +1,126 @@
+"""Approved tickets reach the index: full builds, incremental syncs, and live bundles."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from chat.registry import LoadedBundle
+from retrieval.index import TicketIndex
+from retrieval.ingest import LiveIndex, build_ticket_index, index_text, sync
+from retrieval.models import Ticket
+from retrieval.tickets import approve_ticket, approved_tickets, propose_ticket, reject_ticket
+
+pytestmark = pytest.mark.django_db
+
+QUESTIONS = [
+    ("my card has not arrived yet", "card_arrival"),
+    ("where is my new card", "card_arrival"),
+    ("how do I reset my password", "password"),
+    ("forgot my password and cannot log in", "password"),
+    ("what is the exchange rate for euros", "exchange_rate"),
+    ("the exchange rate you gave me seems wrong", "exchange_rate"),
+    ("I was charged twice for one purchase", "duplicate_charge"),
+    ("a payment appears two times on my statement", "duplicate_charge"),
+]
+
+
+class FakeIntentModel:
+    """Stands in for chat.intents.IntentModel: a fixed random projection of letter counts."""
+
+    dim = 16
+
+    def __init__(self) -> None:
+        self.projection = np.random.default_rng(0).normal(size=(26, self.dim)).astype(np.float32)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        counts = np.array([[t.lower().count(chr(97 + i)) for i in range(26)] for t in texts], np.float32)
+        out = counts @ self.projection
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    def predict(self, text: str) -> None:
+        return None
+
+
+def approved(question: str, intent: str = "") -> Ticket:
+    return approve_ticket(propose_ticket(None, question, "the resolution", intent))
+
+
+@pytest.fixture
+def tickets() -> list[Ticket]:
+    return [approved(q, i) for q, i in QUESTIONS]
+
+
+def test_build_indexes_only_approved_tickets(tmp_path, tickets):
+    proposal = propose_ticket(None, "my card has not arrived, still waiting", "wait")
+    index = build_ticket_index(FakeIntentModel(), tmp_path)
+    assert index.ids() == {t.id for t in tickets}
+    assert proposal.id not in TicketIndex.load(tmp_path)
+    assert json.loads((tmp_path / "encoder.json").read_text())["kind"] == "lexical"
+
+
+def test_a_ticket_approved_after_the_build_is_found_after_a_sync(tmp_path, tickets):
+    build_ticket_index(FakeIntentModel(), tmp_path)
+    live = LiveIndex.load(tmp_path, FakeIntentModel(), poll_seconds=0)
+    new = approved("my card has not arrived yet, it has been three weeks")
+    assert new.id not in live.index
+    hits = live.search("my card has not arrived yet, it has been three weeks", 3)
+    assert hits[0][0] == new.id
+
+
+def test_a_ticket_rejected_after_approval_leaves_the_index(tmp_path, tickets):
+    index = build_ticket_index(FakeIntentModel(), tmp_path)
+    encoder = LiveIndex.load(tmp_path, FakeIntentModel()).encoder
+    reject_ticket(tickets[0])
+    result = sync(index, encoder)
+    assert result.removed == 1 and tickets[0].id not in index
+
+
+def test_a_sync_without_changes_embeds_nothing(tmp_path, tickets):
+    index = build_ticket_index(FakeIntentModel(), tmp_path)
+    encoder = LiveIndex.load(tmp_path, FakeIntentModel()).encoder
+    assert sync(index, encoder).added == 0
+
+
+def test_an_approval_committed_late_is_still_seen(tmp_path, tickets):
+    index = build_ticket_index(FakeIntentModel(), tmp_path)
+    encoder = LiveIndex.load(tmp_path, FakeIntentModel()).encoder
+    late = approved("where is my new card, please")
+    # Its `updated` predates the watermark by a minute, as when a transaction commits late.
+    Ticket.objects.filter(pk=late.pk).update(updated=timezone.now() - timedelta(minutes=1))
+    index.meta["synced_until"] = timezone.now().isoformat()
+    assert sync(index, encoder).added == 1 and late.id in index
+
+
+def test_proposed_tickets_are_never_returned_as_approved(tickets):
+    proposal = propose_ticket(None, "my card has not arrived yet", "wait")
+
+    class Hit:
+        def __init__(self, ticket_id: int, score: float) -> None:
+            self.ticket_id, self.score = ticket_id, score
+
+    found = approved_tickets([Hit(proposal.id, 0.99), Hit(tickets[0].id, 0.9), Hit(10**9, 0.8)])
+    assert found == [(tickets[0], 0.9)]
+
+
+def test_indexed_text_is_redacted():
+    assert "jane@example.com" not in index_text("refund to jane@example.com please")
+
+
+def test_a_live_bundle_serves_a_ticket_approved_while_it_runs(tmp_path, tickets, monkeypatch, settings):
+    from chat import intents
+
+    settings.BUNDLE_POLL_SECONDS = 1
+    monkeypatch.setattr(intents.IntentModel, "load", classmethod(lambda cls, directory: FakeIntentModel()))
+    (tmp_path / "intent").mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps({"version": "v1", "format": 1}))
+    build_ticket_index(FakeIntentModel(), tmp_path / "index")
+    bundle = LoadedBundle(tmp_path)
+    assert bundle.search("where is my new card", 1)[0].ticket_id == tickets[1].id
+    new = approved("the app crashes when I open the statements page")
+    bundle.index._synced_at -= 2  # one poll interval later
+    assert bundle.search("the app crashes when I open the statements page", 1)[0].ticket_id == new.id
