@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chat.models import Conversation, Message, Site, Visitor
@@ -54,19 +54,29 @@ def history(conversation_id: int, after: int = 0) -> list[Message]:
     return list(reversed(messages[:HISTORY_LIMIT]))
 
 
-def _next_seq(conversation_id: int) -> tuple[Conversation, int]:
-    """Lock the conversation row and hand out the next seq (call inside a transaction)."""
-    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    conversation.last_seq += 1
-    Conversation.objects.filter(pk=conversation_id).update(last_seq=conversation.last_seq)
-    return conversation, conversation.last_seq
+def _next_seq(conversation_id: int) -> tuple[int, str]:
+    """Hand out the next seq and read the status in one statement (call inside a transaction).
+
+    The UPDATE takes the row lock until commit, so seqs are dense and ordered; RETURNING saves
+    the SELECT ... FOR UPDATE round trip on the hot path (PostgreSQL and SQLite >= 3.35).
+    """
+    table = Conversation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq, status",
+            [conversation_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Conversation.DoesNotExist(conversation_id)
+    return int(row[0]), str(row[1])
 
 
 def append(conversation_id: int, sender: str, text: str, **fields: Any) -> Message:
     """Store one message at the end of the conversation."""
     with transaction.atomic():
-        conversation, seq = _next_seq(conversation_id)
-        return Message.objects.create(conversation=conversation, seq=seq, sender=sender, text=text, **fields)
+        seq, _ = _next_seq(conversation_id)
+        return Message.objects.create(conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
 
 
 @dataclass(frozen=True)
@@ -81,26 +91,23 @@ class Received:
 
 def receive_customer_message(conversation_id: int, client_id: str, text: str) -> Received:
     """Store a customer message exactly once per client_id."""
-    existing = Message.objects.filter(conversation_id=conversation_id, client_id=client_id).first()
-    if existing is None:
-        try:
-            with transaction.atomic():
-                conversation, seq = _next_seq(conversation_id)
-                if conversation.status == Conversation.Status.CLOSED:
-                    conversation.status = Conversation.Status.BOT
-                    conversation.save(update_fields=["status", "updated"])
-                message = Message.objects.create(
-                    conversation=conversation,
-                    seq=seq,
-                    sender=Message.Sender.CUSTOMER,
-                    text=text,
-                    client_id=client_id,
-                )
-            return Received(message, created=True, needs_reply=conversation.status == Conversation.Status.BOT,
-                            status=conversation.status)
-        except IntegrityError:
-            # Another tab or process stored the same client_id first.
-            existing = Message.objects.get(conversation_id=conversation_id, client_id=client_id)
+    try:
+        with transaction.atomic():
+            seq, status = _next_seq(conversation_id)
+            if status == Conversation.Status.CLOSED:
+                status = Conversation.Status.BOT
+                Conversation.objects.filter(pk=conversation_id).update(status=status, updated=timezone.now())
+            message = Message.objects.create(
+                conversation_id=conversation_id, seq=seq, sender=Message.Sender.CUSTOMER, text=text,
+                client_id=client_id,
+            )
+        return Received(message, created=True, needs_reply=status == Conversation.Status.BOT, status=status)
+    except IntegrityError:
+        # Stored before (a resend after a lost ack, or another tab): the unique constraint on
+        # (conversation, client_id) rolled this attempt back, seq included.
+        existing = Message.objects.select_related("conversation").get(
+            conversation_id=conversation_id, client_id=client_id
+        )
     conversation = existing.conversation
     unanswered = conversation.last_seq == existing.seq and conversation.status == Conversation.Status.BOT
     return Received(existing, created=False, needs_reply=unanswered, status=conversation.status)
