@@ -1,0 +1,432 @@
+"""A live stack for tests and benchmarks: the real product processes, each in its own subprocess.
+
+    with Stack(daphnes=2, redis_url=url, celery=True) as stack:
+        stack.ws_url(0, "/ws/chat/?site=demo")   # Daphne A
+        stack.kill("daphne0"); stack.restart("daphne0")   # same port
+        stack.sql("select count(*) from chat_message")
+
+On enter:
+  1. create a throwaway database (`stack_<random>` on the PostgreSQL server of DATABASE_URL, else a
+     temporary SQLite file), `manage.py migrate` and `manage.py load_demo` on it (falling back to
+     just the `demo` Site when the demo content cannot be imported);
+  2. start N Daphne processes on free ports (and optionally one Celery worker), all with the same
+     DATABASE_URL, REDIS_URL (or none: the in-memory layer) and ARTIFACTS_DIR;
+  3. wait until every Daphne answers /healthz.
+On exit every process group is killed (SIGKILL) and the database dropped.
+
+`RedisServer` runs a private redis-server on a free port, so a test can restart Redis without
+disturbing anyone else's, and nothing of this stack lands in a shared Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+class StackError(RuntimeError):
+    """A process of the stack did not start or a command failed; the message has its log tail."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float, alive: Any = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise StackError(f"process for port {port} exited while starting")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise StackError(f"nothing listens on port {port} after {timeout}s")
+
+
+@dataclass
+class Process:
+    """One supervised subprocess: how to start it, where it logs, its own process group."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    port: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        handle = open(self.log, "ab")
+        try:
+            # A new session: kill() reaches the whole group (Celery's prefork children too).
+            self.popen = subprocess.Popen(
+                self.argv, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        finally:
+            handle.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen is None:
+            return
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+        if sig == signal.SIGKILL:
+            self.popen.wait(timeout=10)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class RedisServer:
+    """A private redis-server on a free port (no persistence), restartable on the same port."""
+
+    def __init__(self, port: int | None = None, workdir: Path | None = None) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StackError("redis-server is not installed")
+        self.port = port or free_port()
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="stack-redis-")
+        self.dir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
+        self.process = Process(
+            "redis",
+            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir), "--maxclients", "10000"],
+            self.dir / "redis.log",
+            port=self.port,
+            env=dict(os.environ),
+        )
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.process.start()
+        _wait_port(self.port, 10, self.process.alive)
+        return self
+
+    def stop(self) -> None:
+        self.process.kill()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+class Database:
+    """A throwaway database on the server of `database_url` (PostgreSQL) or a temporary SQLite file."""
+
+    def __init__(self, database_url: str | None, workdir: Path) -> None:
+        self.postgres = bool(database_url) and urlsplit(database_url).scheme in ("postgres", "postgresql")
+        if self.postgres:
+            parts = urlsplit(database_url)
+            self.name = f"stack_{secrets.token_hex(6)}"
+            self.admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+            self.dsn = urlunsplit(parts._replace(scheme="postgresql", path=f"/{self.name}"))
+            self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
+        else:
+            self.path = workdir / "db.sqlite3"
+            self.name = str(self.path)
+            self.url = f"sqlite:///{self.path}"
+
+    def create(self) -> None:
+        if self.postgres:
+            self._admin(f'CREATE DATABASE "{self.name}"')
+
+    def drop(self) -> None:
+        if self.postgres:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+    def _admin(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(statement)
+
+    def sql(self, query: str, params: tuple | list | None = None) -> list[tuple]:
+        """Run one statement outside Django and return its rows (placeholders: %s)."""
+        if self.postgres:
+            import psycopg
+
+            with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as conn:
+                cursor = conn.execute(query, params)
+                return cursor.fetchall() if cursor.description else []
+        conn = sqlite3.connect(self.path, timeout=20)
+        try:
+            cursor = conn.execute(query.replace("%s", "?"), params or ())
+            rows = cursor.fetchall()
+            conn.commit()
+            return rows
+        finally:
+            conn.close()
+
+
+class Stack:
+    """N Daphne processes (+ optionally a Celery worker) over one throwaway database."""
+
+    def __init__(
+        self,
+        daphnes: int = 1,
+        *,
+        celery: bool = False,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        artifacts_dir: str | Path | None = None,
+        env: dict[str, str] | None = None,
+        load_demo: bool = True,
+        startup_timeout: float = 60,
+    ) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="stack-")
+        self.workdir = Path(self._tmp.name)
+        self.database = Database(database_url if database_url is not None else os.environ.get("DATABASE_URL"),
+                                 self.workdir)
+        self.redis_url = redis_url
+        self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else self.workdir / "artifacts"
+        self.n_daphnes = daphnes
+        self.with_celery = celery
+        self.load_demo = load_demo
+        self.startup_timeout = startup_timeout
+        self.extra_env = env or {}
+        self.processes: dict[str, Process] = {}
+        self.demo_loaded: bool | None = None
+        self._db_created = False
+
+    # Environment and commands.
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "ARTIFACTS_DIR")}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings",
+            DATABASE_URL=self.database.url,
+            ARTIFACTS_DIR=str(self.artifacts_dir),
+            # Plain http on localhost: cookies without the Secure flag, no HSTS.
+            SECURE_HTTPS="false",
+            PYTHONUNBUFFERED="1",
+            TF_CPP_MIN_LOG_LEVEL="3",
+        )
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        env.update(self.extra_env)
+        return env
+
+    def manage(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run `manage.py <args>` against the stack's database and artifacts."""
+        result = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env(), capture_output=True, text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise StackError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        return result
+
+    def shell(self, code: str, timeout: float = 120) -> str:
+        """Run Python in `manage.py shell -c` and return its stdout."""
+        return self.manage("shell", "-c", code, timeout=timeout).stdout
+
+    def sql(self, query: str, params: tuple | list | None = None) -> list[tuple]:
+        return self.database.sql(query, params)
+
+    def message_counts(self, client_ids: list[str] | None = None) -> dict[str, int]:
+        """Stored customer messages per client_id (all of them, or only these)."""
+        rows = self.sql("SELECT client_id, COUNT(*) FROM chat_message WHERE client_id IS NOT NULL "
+                        "GROUP BY client_id")
+        counts = {cid: n for cid, n in rows}
+        if client_ids is None:
+            return counts
+        return {cid: counts.get(cid, 0) for cid in client_ids}
+
+    # Processes.
+
+    def daphne(self, index: int) -> Process:
+        return self.processes[f"daphne{index}"]
+
+    def port(self, index: int = 0) -> int:
+        return self.daphne(index).port  # type: ignore[return-value]
+
+    def url(self, index: int = 0, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port(index)}{path}"
+
+    def ws_url(self, index: int = 0, path: str = "/ws/chat/?site=demo") -> str:
+        return f"ws://127.0.0.1:{self.port(index)}{path}"
+
+    def _add_daphne(self, index: int) -> Process:
+        port = free_port()
+        process = Process(
+            f"daphne{index}",
+            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            self.workdir / f"daphne{index}.log",
+            port=port,
+            env=self.env(),
+        )
+        self.processes[process.name] = process
+        return process
+
+    def _add_celery(self) -> Process:
+        process = Process(
+            "celery",
+            [PYTHON, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--pool", "prefork",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            self.workdir / "celery.log",
+            env=self.env(),
+        )
+        self.processes[process.name] = process
+        return process
+
+    def start_process(self, name: str) -> None:
+        process = self.processes[name]
+        process.env = self.env()
+        process.start()
+        if process.port is not None:
+            self.wait_healthy(process)
+        elif name == "celery":
+            self.wait_log(process, "ready.")
+
+    def wait_healthy(self, process: Process) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        url = f"http://127.0.0.1:{process.port}/healthz"
+        while time.monotonic() < deadline:
+            if not process.alive():
+                raise StackError(f"{process.name} exited while starting:\n{process.tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise StackError(f"{process.name} did not answer {url} within {self.startup_timeout}s:\n{process.tail()}")
+
+    def wait_log(self, process: Process, needle: str) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if not process.alive():
+                raise StackError(f"{process.name} exited while starting:\n{process.tail()}")
+            if needle in process.log.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        raise StackError(f"{process.name} did not log {needle!r} within {self.startup_timeout}s:\n{process.tail()}")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill a process's whole group, by default with SIGKILL (no cleanup, like a crash)."""
+        self.processes[name].kill(sig)
+
+    def restart(self, name: str) -> None:
+        """Start a killed process again (a Daphne comes back on the same port)."""
+        process = self.processes[name]
+        if process.alive():
+            process.kill()
+        deadline = time.monotonic() + 10
+        while process.port is not None:
+            try:  # the port may linger for a moment after the kill
+                with socket.socket() as s:
+                    # Daphne binds with SO_REUSEADDR too: TIME_WAIT leftovers do not count.
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", process.port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise StackError(f"port {process.port} still busy after killing {name}") from None
+                time.sleep(0.1)
+        self.start_process(name)
+
+    # Lifecycle.
+
+    def setup_database(self) -> None:
+        self.database.create()
+        self._db_created = True
+        self.manage("migrate", "--noinput", "--verbosity", "0")
+        if not self.load_demo:
+            return
+        result = self.manage("load_demo", check=False)
+        self.demo_loaded = result.returncode == 0
+        if not self.demo_loaded:
+            # The demo content depends on other import commands; the chat needs only its Site.
+            self.shell(
+                "from chat.models import Site\n"
+                "Site.objects.update_or_create(public_key='demo', defaults={'name': 'Demo shop', "
+                "'allowed_origins': 'http://localhost:*\\nhttp://127.0.0.1:*\\nhttp://[::1]:*'})"
+            )
+
+    def start(self) -> Stack:
+        try:
+            self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+            self.setup_database()
+            for index in range(self.n_daphnes):
+                self._add_daphne(index)
+            if self.with_celery:
+                self._add_celery()
+            for name, process in self.processes.items():
+                process.env = self.env()
+                process.start()
+            for name in self.processes:
+                process = self.processes[name]
+                if process.port is not None:
+                    self.wait_healthy(process)
+                else:
+                    self.wait_log(process, "ready.")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.kill()
+        if self._db_created:
+            try:
+                self.database.drop()
+            except Exception as exc:  # never hide the test's own failure behind a cleanup error
+                print(f"stack: could not drop {self.database.name}: {exc}", file=sys.stderr)
+            self._db_created = False
+        self._tmp.cleanup()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes.values())
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
