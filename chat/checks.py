@@ -1,0 +1,44 @@
+"""System checks: misconfiguration is reported at start-up, not at the first chat."""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register()
+def artifacts_dir_is_writable(app_configs, **kwargs):
+    path = settings.ARTIFACTS_DIR
+    parent = path if path.exists() else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        return [Error(f"ARTIFACTS_DIR {path} is not writable", hint="Point ARTIFACTS_DIR at a writable directory.",
+                      id="chat.E001")]
+    return []
+
+
+@register()
+def base_model_is_present(app_configs, **kwargs):
+    if not any(settings.BASE_MODEL_DIR.glob("*.json")):
+        return [Warning(f"no pretrained base model in {settings.BASE_MODEL_DIR}: retraining will fail",
+                        hint="Run `python manage.py pretrain --data-dir PATH` or set BASE_MODEL_DIR.", id="chat.W001")]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def secret_key_is_not_the_development_one(app_configs, **kwargs):
+    if settings.USING_DEV_SECRET:
+        return [Error("SECRET_KEY is the development key", hint="Set SECRET_KEY in the environment.", id="chat.E002")]
+    return []
+
+
+@register(deploy=True)
+def redis_is_configured_for_production(app_configs, **kwargs):
+    if not settings.REDIS_URL:
+        return [Warning("REDIS_URL is not set: agents and customers on different web processes cannot reach "
+                        "each other, and Celery uses a local filesystem broker",
+                        hint="Set REDIS_URL=redis://host:6379/0 in production.", id="chat.W002")]
+    return []
