@@ -124,3 +124,14 @@ def test_a_live_bundle_serves_a_ticket_approved_while_it_runs(tmp_path, tickets,
     new = approved("the app crashes when I open the statements page")
     bundle.index._synced_at -= 2  # one poll interval later
     assert bundle.search("the app crashes when I open the statements page", 1)[0].ticket_id == new.id
+
+
+def test_a_bundle_published_without_an_index_still_finds_new_approvals(tmp_path, monkeypatch, settings):
+    from chat import intents
+
+    monkeypatch.setattr(intents.IntentModel, "load", classmethod(lambda cls, directory: FakeIntentModel()))
+    (tmp_path / "intent").mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps({"version": "v1", "format": 1}))
+    bundle = LoadedBundle(tmp_path)
+    new = approved("the app crashes when I open the statements page")
+    assert bundle.search("the app crashes when I open the statements page", 1)[0].ticket_id == new.id
