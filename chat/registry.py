@@ -22,11 +22,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
+
+from chat.intents import IntentModel, Prediction  # the light runtime, never TensorFlow
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +37,6 @@ BUNDLE_FORMAT = 1
 
 class IncompatibleBundle(Exception):
     """The bundle on disk was written in a format this code cannot serve."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    intent: str | None
-    confidence: float
-    ranking: list[tuple[str, float]] = field(default_factory=list)
-    threshold: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +59,7 @@ class EmptyBundle:
     version = ""
 
     def predict(self, text: str) -> Prediction:
-        return Prediction(intent=None, confidence=0.0)
+        return Prediction(intent=None, confidence=0.0, ranking=[], threshold=1.0)
 
     def search(self, text: str, k: int = 5) -> list[Hit]:
         return []
@@ -75,8 +69,6 @@ class LoadedBundle:
     """A bundle read from disk: the intent model and, when present, the ticket index."""
 
     def __init__(self, directory: Path) -> None:
-        from chat.intents import IntentModel  # the light runtime, never TensorFlow
-
         manifest = json.loads((directory / "manifest.json").read_text())
         if manifest.get("format") != BUNDLE_FORMAT:
             raise IncompatibleBundle(
