@@ -1,8 +1,11 @@
 from django.urls import path
 
-from chat import views
+from chat import views, widget
 
 urlpatterns = [
     path("", views.chat_page, name="chat"),
     path("healthz", views.healthz, name="healthz"),
+    path("widget.js", widget.widget_js, name="widget-js"),
+    path("widget/frame/", widget.widget_frame, name="widget-frame"),
+    path("agent/", widget.agent_console, name="agent"),
 ]

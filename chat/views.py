@@ -3,13 +3,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from chat.models import Site
+from chat.widget import site_context
 
 
 @require_GET
 def chat_page(request: HttpRequest) -> HttpResponse:
     """The full-page chat with the demo bot (same client code as the widget)."""
     site = Site.objects.filter(public_key=request.GET.get("site", "demo"), is_active=True).first()
-    return render(request, "chat/page.html", {"site": site})
+    return render(request, "chat/page.html", {"site": site_context(site) if site else None})
 
 
 @require_GET

@@ -1,0 +1,225 @@
+/* The chat widget loader, served at /widget.js by the chat server itself.
+ *
+ *   <script src="https://CHAT_SERVER/widget.js" data-site="PUBLIC_KEY" async></script>
+ *
+ * It adds a launcher button (in a shadow root, so the host page's CSS cannot restyle it) and
+ * an iframe on the chat server's /widget/frame/ holding the chat itself: the host page's CSS
+ * and scripts cannot reach into it, and the resume token lives in the chat server's storage.
+ * The two talk only through postMessage, each side checking the other's origin.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script) return;
+  var site = script.getAttribute("data-site");
+  if (!site) {
+    console.error('Chat widget: add data-site="YOUR_PUBLIC_KEY" to the script tag.');
+    return;
+  }
+  var widgets = (window.__chatWidgets = window.__chatWidgets || {});
+  if (widgets[site]) return; // the snippet was pasted twice
+
+  var server = new URL(script.src, location.href).origin;
+  var frameUrl = server + "/widget/frame/?" + new URLSearchParams({ site: site, origin: location.origin });
+  var SMALL = "(max-width: 480px)";
+
+  var CSS = [
+    ":host { all: initial; }",
+    ".launcher { position: fixed; bottom: 20px; right: 20px; z-index: 2147483000; width: 60px; height: 60px;",
+    "  display: flex; align-items: center; justify-content: center; padding: 0; margin: 0; border: 0;",
+    "  border-radius: 50%; cursor: pointer; background: var(--cw-accent, #2563eb); color: var(--cw-on-accent, #fff);",
+    "  box-shadow: 0 6px 20px rgba(15, 23, 42, .25); transition: transform .18s ease, box-shadow .18s ease; }",
+    ".launcher:hover { transform: translateY(-2px); box-shadow: 0 10px 28px rgba(15, 23, 42, .3); }",
+    ".launcher:focus-visible { outline: 3px solid var(--cw-ink, #1d4ed8); outline-offset: 3px; }",
+    ".launcher[hidden], .panel[hidden], .badge[hidden] { display: none; }",
+    ".launcher svg { width: 28px; height: 28px; }",
+    ".launcher .when-open { display: none; }",
+    ".is-open .launcher .when-open { display: block; } .is-open .launcher .when-closed { display: none; }",
+    ".badge { position: absolute; top: -4px; right: -4px; min-width: 22px; height: 22px; padding: 0 6px; box-sizing: border-box;",
+    "  border-radius: 11px; background: #dc2626; color: #fff; border: 2px solid #fff;",
+    "  font: 700 12px/18px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; text-align: center; }",
+    ".panel { position: fixed; bottom: 96px; right: 20px; z-index: 2147483000; width: 392px;",
+    "  height: 680px; max-height: calc(100vh - 120px); max-height: calc(100dvh - 120px); border-radius: 18px; overflow: hidden;",
+    "  background: #fff; box-shadow: 0 16px 56px rgba(15, 23, 42, .24), 0 2px 8px rgba(15, 23, 42, .08);",
+    "  transform-origin: bottom right; animation: cw-in .2s ease-out; }",
+    ".left .launcher { right: auto; left: 20px; } .left .panel { right: auto; left: 20px; transform-origin: bottom left; }",
+    "iframe { display: block; width: 100%; height: 100%; border: 0; color-scheme: light; }",
+    "@keyframes cw-in { from { opacity: 0; transform: translateY(12px) scale(.98); } to { opacity: 1; transform: none; } }",
+    "@media " + SMALL + " {",
+    "  .panel { inset: 0; width: 100%; height: 100%; max-height: none; border-radius: 0; box-shadow: none; }",
+    "  .is-open .launcher { display: none; }",
+    "}",
+    "@media (prefers-reduced-motion: reduce) { .launcher, .panel { transition: none; animation: none; } }",
+  ].join("\n");
+
+  var CHAT_ICON = "M12 3C6.48 3 2 6.92 2 11.75c0 2.44 1.15 4.65 3 6.24V22l3.94-2.27c.97.24 1.99.36 3.06.36 5.52 0 10-3.92 10-8.75S17.52 3 12 3zm-4 10a1.25 1.25 0 1 1 0-2.5A1.25 1.25 0 0 1 8 13zm4 0a1.25 1.25 0 1 1 0-2.5 1.25 1.25 0 0 1 0 2.5zm4 0a1.25 1.25 0 1 1 0-2.5 1.25 1.25 0 0 1 0 2.5z";
+  var CLOSE_ICON = "M18.3 5.71a1 1 0 0 0-1.41 0L12 10.59 7.11 5.7A1 1 0 0 0 5.7 7.11L10.59 12 5.7 16.89a1 1 0 1 0 1.41 1.41L12 13.41l4.89 4.89a1 1 0 0 0 1.41-1.41L13.41 12l4.89-4.89a1 1 0 0 0 0-1.4z";
+
+  function svg(path, className) {
+    var ns = "http://www.w3.org/2000/svg";
+    var node = document.createElementNS(ns, "svg");
+    node.setAttribute("viewBox", "0 0 24 24");
+    node.setAttribute("aria-hidden", "true");
+    node.setAttribute("focusable", "false");
+    node.setAttribute("class", className);
+    var p = document.createElementNS(ns, "path");
+    p.setAttribute("d", path);
+    p.setAttribute("fill", "currentColor");
+    node.appendChild(p);
+    return node;
+  }
+
+  var host = document.createElement("chat-widget");
+  // Inline !important beats any host stylesheet rule aimed at our element.
+  host.setAttribute("style", "all: initial !important; display: block !important;");
+  host.setAttribute("data-site", site);
+  var shadow = host.attachShadow({ mode: "open" });
+  var style = document.createElement("style");
+  style.textContent = CSS;
+  var wrapper = document.createElement("div");
+  var launcher = document.createElement("button");
+  launcher.type = "button";
+  launcher.className = "launcher";
+  launcher.hidden = true; // shown once the frame says the site is configured for this page
+  launcher.setAttribute("aria-label", "Open chat");
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.setAttribute("aria-controls", "panel");
+  launcher.appendChild(svg(CHAT_ICON, "when-closed"));
+  launcher.appendChild(svg(CLOSE_ICON, "when-open"));
+  var badge = document.createElement("span");
+  badge.className = "badge";
+  badge.hidden = true;
+  badge.setAttribute("aria-hidden", "true");
+  launcher.appendChild(badge);
+  var panel = document.createElement("div");
+  panel.className = "panel";
+  panel.id = "panel";
+  panel.hidden = true;
+  var frame = document.createElement("iframe");
+  frame.title = "Chat";
+  frame.src = frameUrl;
+  frame.setAttribute("allow", "clipboard-write");
+  panel.appendChild(frame);
+  wrapper.appendChild(launcher);
+  wrapper.appendChild(panel);
+  shadow.appendChild(style);
+  shadow.appendChild(wrapper);
+
+  var open = false;
+  var unread = 0;
+
+  function tell(type, extra) {
+    var message = { chat: "v1", type: type };
+    for (var name in extra || {}) message[name] = extra[name];
+    if (frame.contentWindow) frame.contentWindow.postMessage(message, server);
+  }
+
+  // Fallback storage for a frame whose own storage the browser blocks (third-party cookies off):
+  // only this site's chat keys, under our own prefix in the host page's localStorage.
+  var KEY_PREFIX = "chat.v1." + site + ".";
+  var HOST_PREFIX = "chat-widget:";
+
+  function savedItems() {
+    var items = {};
+    try {
+      for (var i = 0; i < localStorage.length; i++) {
+        var key = localStorage.key(i);
+        if (key && key.indexOf(HOST_PREFIX + KEY_PREFIX) === 0) items[key.slice(HOST_PREFIX.length)] = localStorage.getItem(key);
+      }
+    } catch (e) { /* storage blocked here too: memory only */ }
+    return items;
+  }
+
+  function persist(key, value) {
+    if (typeof key !== "string" || key.indexOf(KEY_PREFIX) !== 0) return;
+    try {
+      if (typeof value === "string") localStorage.setItem(HOST_PREFIX + key, value);
+      else localStorage.removeItem(HOST_PREFIX + key);
+    } catch (e) { /* storage blocked here too: memory only */ }
+  }
+
+  function label() {
+    var name = open ? "Close chat" : "Open chat";
+    if (!open && unread) name += ", " + unread + (unread === 1 ? " unread message" : " unread messages");
+    launcher.setAttribute("aria-label", name);
+    launcher.setAttribute("aria-expanded", String(open));
+    badge.textContent = unread > 9 ? "9+" : String(unread);
+    badge.hidden = open || !unread;
+  }
+
+  function setOpen(value, restoreFocus) {
+    if (value === open) return;
+    open = value;
+    panel.hidden = !open;
+    wrapper.classList.toggle("is-open", open);
+    if (open) {
+      unread = 0;
+      fitViewport();
+      frame.focus();
+      tell("open");
+    } else {
+      tell("close");
+      if (restoreFocus) launcher.focus();
+    }
+    label();
+  }
+
+  function fitViewport() {
+    // On phones the panel is the whole screen; follow the visible part when the keyboard opens.
+    var viewport = window.visualViewport;
+    if (!open || !viewport || !window.matchMedia(SMALL).matches) {
+      panel.style.removeProperty("height");
+      panel.style.removeProperty("top");
+      return;
+    }
+    panel.style.setProperty("height", viewport.height + "px");
+    panel.style.setProperty("top", viewport.offsetTop + "px");
+  }
+
+  launcher.addEventListener("click", function () { setOpen(!open, true); });
+  shadow.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && open) setOpen(false, true);
+  });
+  if (window.visualViewport) {
+    window.visualViewport.addEventListener("resize", fitViewport);
+    window.visualViewport.addEventListener("scroll", fitViewport);
+  }
+
+  window.addEventListener("message", function (event) {
+    if (event.source !== frame.contentWindow || event.origin !== server) return;
+    var data = event.data || {};
+    if (data.chat !== "v1") return;
+    if (data.type === "ready") {
+      if (data.accent) host.style.setProperty("--cw-accent", data.accent);
+      if (data.onAccent) host.style.setProperty("--cw-on-accent", data.onAccent);
+      if (data.ink) host.style.setProperty("--cw-ink", data.ink);
+      wrapper.classList.toggle("left", data.position === "left");
+      panel.setAttribute("aria-label", "Chat with " + (data.name || "us"));
+      frame.title = "Chat with " + (data.name || "us");
+      launcher.hidden = false;
+    } else if (data.type === "close") {
+      setOpen(false, true);
+    } else if (data.type === "unread") {
+      unread = open ? 0 : Math.max(0, Number(data.count) || 0);
+      label();
+    } else if (data.type === "storage-request") {
+      tell("storage", { items: savedItems() });
+    } else if (data.type === "persist") {
+      persist(data.key, data.value);
+    } else if (data.type === "refused") {
+      launcher.hidden = true;
+      setOpen(false, false);
+      console.error("Chat widget: " + (data.detail || "refused by the chat server."));
+    }
+  });
+
+  widgets[site] = {
+    open: function () { setOpen(true, false); },
+    close: function () { setOpen(false, false); },
+  };
+
+  function mount() { document.body.appendChild(host); }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();
