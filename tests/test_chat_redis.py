@@ -19,12 +19,11 @@ def redis_layer(settings):
         if services_required():
             pytest.fail("REDIS_URL is not set but CI requires the real Redis channel layer")
         pytest.skip("REDIS_URL not set")
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"test{os.getpid()}"},
-        }
-    }
+    from config.settings import redis_channel_layer
+
+    layer = redis_channel_layer(REDIS_URL)
+    layer["CONFIG"]["prefix"] = f"test{os.getpid()}"
+    settings.CHANNEL_LAYERS = {"default": layer}
     channel_layers.backends.clear()
     yield channel_layers["default"]
     channel_layers.backends.clear()
