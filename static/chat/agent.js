@@ -1,0 +1,324 @@
+// The agent console: the queue, one conversation at a time, live, over /ws/agent/.
+//
+// Customer text is always inserted as text. The server is the source of truth: the queue is
+// redrawn from each `queue` frame, and a conversation's log from its `history` frame.
+
+const $ = (id) => document.getElementById(id);
+const PING_EVERY_MS = 30000;
+const TYPING_IDLE_MS = 3000;
+const STATUS_LABEL = { waiting: "Waiting", human: "With an agent", bot: "With the bot", closed: "Closed" };
+const SENDER_LABEL = { customer: "Customer", bot: "Bot", system: "System" };
+
+const me = document.body.dataset.agent;
+const canned = JSON.parse($("canned-answers").textContent || "[]");
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+
+const state = {
+  ws: null,
+  attempt: 0,
+  rows: [],
+  receivedAt: 0,
+  selected: null, // public id of the conversation on screen
+  seqs: new Set(),
+  unread: new Set(),
+  typingTimer: null,
+  myTypingAt: 0,
+  myTypingTimer: null,
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+// Socket ---------------------------------------------------------------------------------------
+
+function connect() {
+  const protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${protocol}//${location.host}/ws/agent/`);
+  state.ws = ws;
+  setConnection("Connecting…", "connecting");
+  ws.onopen = () => {
+    state.attempt = 0;
+    setConnection("Online", "online");
+    if (state.selected) send({ type: "open", conversation: state.selected });
+  };
+  ws.onmessage = (event) => {
+    let frame;
+    try { frame = JSON.parse(event.data); } catch (_) { return; }
+    handlers[frame.type]?.(frame);
+  };
+  ws.onclose = (event) => {
+    if (ws !== state.ws) return;
+    state.ws = null;
+    // A refused handshake (the session ended) looks like any other failure to a page.
+    setConnection(state.attempt > 4 ? "Offline: reload the page (your session may have ended)" : "Reconnecting…", "offline");
+    const ceiling = Math.min(15000, 500 * 2 ** state.attempt);
+    state.attempt += 1;
+    setTimeout(connect, 250 + Math.random() * ceiling);
+  };
+}
+
+function send(frame) {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
+    toast("Not connected: try again in a moment.");
+    return false;
+  }
+  state.ws.send(JSON.stringify(frame));
+  return true;
+}
+
+setInterval(() => {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: "ping" }));
+}, PING_EVERY_MS);
+
+function setConnection(text, tone) {
+  $("connection").textContent = text;
+  document.body.dataset.connection = tone;
+}
+
+// Frames -----------------------------------------------------------------------------------------
+
+const handlers = {
+  queue(frame) {
+    state.rows = Array.isArray(frame.conversations) ? frame.conversations : [];
+    state.receivedAt = Date.now();
+    const online = Number(frame.agents_online) || 0;
+    $("online").textContent = `${online} ${online === 1 ? "agent" : "agents"} online`;
+    renderQueue();
+    renderFacts();
+  },
+  history(frame) {
+    if (frame.conversation !== state.selected) return;
+    $("log").replaceChildren();
+    state.seqs.clear();
+    for (const message of frame.messages || []) showMessage(message);
+    scrollToEnd();
+  },
+  message(frame) {
+    if (frame.conversation !== state.selected) {
+      if (frame.sender === "customer") {
+        state.unread.add(frame.conversation);
+        renderQueue();
+      }
+      return;
+    }
+    const stick = nearBottom();
+    showMessage(frame);
+    if (frame.sender === "customer") setTyping(false);
+    if (stick || frame.sender === "agent") scrollToEnd();
+  },
+  typing(frame) {
+    if (frame.conversation === state.selected && frame.sender === "customer") setTyping(Boolean(frame.state));
+  },
+  status(frame) {
+    const row = state.rows.find((r) => r.id === frame.conversation);
+    if (row) row.status = frame.status;
+    renderFacts();
+  },
+  error(frame) {
+    toast(frame.detail || frame.code);
+  },
+  pong() {},
+};
+
+// Queue ------------------------------------------------------------------------------------------
+
+function waited(row) {
+  if (row.wait_seconds === null || row.wait_seconds === undefined) return "";
+  const seconds = row.wait_seconds + Math.floor((Date.now() - state.receivedAt) / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
+function statusText(row) {
+  if (row.status === "human") return row.agent === me ? "With you" : `With ${row.agent || "an agent"}`;
+  return STATUS_LABEL[row.status] || row.status;
+}
+
+function renderQueue() {
+  const list = $("queue");
+  list.replaceChildren(...state.rows.map((row) => {
+    const wait = waited(row);
+    const details = [];
+    if (row.reason) details.push(el("span", { class: "queue-reason" }, row.reason));
+    if (row.confidence !== null && row.confidence !== undefined) {
+      details.push(el("span", { class: "queue-confidence", title: "Lowest bot confidence in this chat" },
+        `confidence ${Math.round(row.confidence * 100)}%`));
+    }
+    const button = el("button", {
+      type: "button",
+      class: "queue-item",
+      "data-conversation": row.id,
+      "data-status": row.status,
+      "aria-current": row.id === state.selected ? "true" : null,
+      onclick: () => select(row.id),
+    },
+    el("span", { class: "queue-line" },
+      el("span", { class: `pill pill-${row.status}` }, statusText(row)),
+      wait ? el("span", { class: "queue-wait", title: "Waiting for" }, `waiting ${wait}`) : null,
+      state.unread.has(row.id) ? el("span", { class: "queue-unread" }, "new") : null),
+    el("span", { class: "queue-text" }, row.last_text || "(no messages yet)"),
+    row.intents && row.intents.length
+      ? el("span", { class: "queue-intents" }, row.intents.map((name) => el("span", { class: "chip" }, name)))
+      : null,
+    details.length ? el("span", { class: "queue-details" }, details) : null,
+    el("span", { class: "queue-site" }, row.site || ""));
+    return el("li", {}, button);
+  }));
+  $("queue-empty").hidden = state.rows.length > 0;
+}
+
+setInterval(() => { if (state.rows.some((r) => r.wait_seconds !== null)) renderQueue(); }, 15000);
+
+// Conversation ------------------------------------------------------------------------------------
+
+function select(id) {
+  if (state.selected === id) return;
+  state.selected = id;
+  state.unread.delete(id);
+  $("conversation-empty").hidden = true;
+  $("conversation-view").hidden = false;
+  $("log").replaceChildren();
+  state.seqs.clear();
+  setTyping(false);
+  send({ type: "open", conversation: id });
+  renderQueue();
+  renderFacts();
+  $("reply").focus();
+}
+
+function renderFacts() {
+  if (!state.selected) return;
+  const row = state.rows.find((r) => r.id === state.selected);
+  $("conversation-title").textContent = row ? `${row.site || "Chat"} · ${state.selected.slice(0, 8)}` : `Chat ${state.selected.slice(0, 8)}`;
+  const facts = [];
+  if (row) {
+    facts.push(statusText(row));
+    if (row.reason) facts.push(`reason: ${row.reason}`);
+    if (row.intents?.length) facts.push(`intents: ${row.intents.join(", ")}`);
+    if (row.confidence !== null && row.confidence !== undefined) facts.push(`lowest confidence ${Math.round(row.confidence * 100)}%`);
+    const wait = waited(row);
+    if (wait) facts.push(`waiting ${wait}`);
+  }
+  $("conversation-facts").textContent = facts.join(" · ");
+  const status = row ? row.status : "bot";
+  const mine = row && row.status === "human" && row.agent === me;
+  $("join").hidden = Boolean(mine);
+  $("release").disabled = !(status === "human" || status === "waiting");
+  $("close").disabled = status === "closed";
+}
+
+function showMessage(frame) {
+  if (typeof frame.seq === "number") {
+    if (state.seqs.has(frame.seq)) return;
+    state.seqs.add(frame.seq);
+  }
+  const sender = ["customer", "bot", "agent", "system"].includes(frame.sender) ? frame.sender : "system";
+  const who = sender === "agent" ? (frame.agent || "Agent") : SENDER_LABEL[sender];
+  const meta = [who];
+  if (frame.created) meta.push(timeFormat.format(new Date(frame.created)));
+  if (sender === "bot" && frame.intent) {
+    meta.push(`${frame.intent}${typeof frame.confidence === "number" ? ` ${Math.round(frame.confidence * 100)}%` : ""}`);
+  }
+  if (frame.feedback) meta.push(frame.feedback === "up" ? "👍" : "👎");
+  const node = el("div", { class: `entry from-${sender}`, "data-seq": frame.seq ?? "" },
+    el("div", { class: "entry-meta" }, meta.join(" · ")),
+    el("div", { class: "entry-text" }, frame.text ?? ""));
+  // Ordered by seq even when a relayed frame overtakes the history.
+  const log = $("log");
+  const after = [...log.children].find((child) => Number(child.dataset.seq) > frame.seq);
+  log.insertBefore(node, after || null);
+}
+
+function setTyping(on) {
+  clearTimeout(state.typingTimer);
+  $("typing").hidden = !on;
+  if (on) state.typingTimer = setTimeout(() => setTyping(false), 6000);
+}
+
+function nearBottom() {
+  const scroll = $("scroll");
+  return scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight < 80;
+}
+
+function scrollToEnd() {
+  requestAnimationFrame(() => { const scroll = $("scroll"); scroll.scrollTop = scroll.scrollHeight; });
+}
+
+function toast(text) {
+  const node = el("p", { class: "toast" }, text);
+  $("toasts").append(node);
+  setTimeout(() => node.remove(), 6000);
+}
+
+// Actions -------------------------------------------------------------------------------------------
+
+function typing(on) {
+  if (!state.selected) return;
+  clearTimeout(state.myTypingTimer);
+  if (on) {
+    if (Date.now() - state.myTypingAt > TYPING_IDLE_MS) {
+      state.myTypingAt = Date.now();
+      send({ type: "typing", conversation: state.selected, state: true });
+    }
+    state.myTypingTimer = setTimeout(() => typing(false), TYPING_IDLE_MS);
+  } else if (state.myTypingAt) {
+    state.myTypingAt = 0;
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+      state.ws.send(JSON.stringify({ type: "typing", conversation: state.selected, state: false }));
+    }
+  }
+}
+
+$("join").addEventListener("click", () => send({ type: "join", conversation: state.selected }));
+$("release").addEventListener("click", () => send({ type: "release", conversation: state.selected }));
+$("close").addEventListener("click", () => {
+  $("resolution").value = "";
+  $("close-dialog").showModal();
+});
+$("close-dialog").addEventListener("close", () => {
+  if ($("close-dialog").returnValue !== "close" || !state.selected) return;
+  send({ type: "close", conversation: state.selected, resolution: $("resolution").value.trim() });
+});
+
+$("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const reply = $("reply");
+  const text = reply.value.trim();
+  if (!text || !state.selected) return;
+  typing(false);
+  if (send({ type: "message", conversation: state.selected, text })) reply.value = "";
+  reply.focus();
+});
+
+$("reply").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("composer").requestSubmit();
+  }
+});
+$("reply").addEventListener("input", () => typing(Boolean($("reply").value.trim())));
+
+$("canned").addEventListener("change", () => {
+  const answer = canned[Number($("canned").value)];
+  $("canned").value = "";
+  if (!answer) return;
+  const reply = $("reply");
+  reply.value = reply.value ? `${reply.value.trimEnd()}\n${answer.text}` : answer.text;
+  reply.focus();
+  typing(true);
+});
+
+connect();
