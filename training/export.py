@@ -56,7 +56,10 @@ def _convert(keras_model: Any, preprocessor: Preprocessor, temperature: float, q
     from training.model import build_model
 
     n_classes = keras_model.get_layer("head").units
-    serving = build_model(preprocessor, n_classes, model_config(keras_model), steps=preprocessor.max_len, batch=1)
+    wide = any(layer.name == "head_wide" for layer in keras_model.layers)
+    serving = build_model(
+        preprocessor, n_classes, model_config(keras_model), steps=preprocessor.max_len, batch=1, wide=wide
+    )
     serving.set_weights(keras_model.get_weights())
     p = preprocessor
     signature = [

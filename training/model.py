@@ -31,6 +31,7 @@ from chat.intents import FORMAT_VERSION, OOV, Preprocessor, normalize  # noqa: E
 BASE_CONFIG_FILE = "base.json"
 BASE_WEIGHTS_FILE = "encoder.npz"
 HEAD = "head"
+WIDE = "head_wide"
 
 Progress = Callable[[str, float], None]
 
@@ -57,6 +58,16 @@ class MaskedMean(layers.Layer):
 
 
 @keras.saving.register_keras_serializable("intents")
+class ScaledSum(layers.Layer):
+    """Sum over axis -2 of rows whose id is not padding, divided by sqrt(count) (an l2-normalized bag)."""
+
+    def call(self, emb: Any, ids: Any) -> Any:
+        mask = ops.expand_dims(ops.cast(ops.greater(ids, 0), emb.dtype), -1)
+        total = ops.sum(emb * mask, axis=-2)
+        return total / ops.sqrt(ops.maximum(ops.sum(mask, axis=-2), 1.0))
+
+
+@keras.saving.register_keras_serializable("intents")
 class MaskedMax(layers.Layer):
     """Max over time of positions whose word id is not padding; zeros for an empty message."""
 
@@ -80,7 +91,7 @@ class ReverseValid(layers.Layer):
 
 def build_model(
     pre: Preprocessor, n_classes: int, config: dict[str, Any], *, steps: int | None = None,
-    batch: int | None = None,
+    batch: int | None = None, wide: bool = True,
 ) -> keras.Model:
     """The full model: inputs (words, subwords, bag) -> {"logits", "embedding"}."""
     e, u = config["emb_dim"], config["units"]
@@ -104,12 +115,20 @@ def build_model(
     z = layers.Dropout(config["dropout"], name="feat_dropout")(z)
     embedding = layers.Dense(config["proj_dim"], activation="tanh", name="proj")(z)
     h = layers.Dropout(config["dropout"], name="head_dropout")(embedding)
-    logits = layers.Dense(n_classes, name=HEAD)(h)
-    return keras.Model(
-        {"words": words, "subwords": subwords, "bag": bag},
-        {"logits": logits, "embedding": embedding},
-        name="intent_model",
-    )
+    deep = layers.Dense(n_classes, name=HEAD)(h)
+    outputs = {"logits": deep, "deep": deep, "embedding": embedding}
+    if wide:
+        # The wide half of the head: a linear model on the hashed sentence n-grams (what TF-IDF +
+        # logistic regression does well), trained with its own loss so it learns fully even where
+        # the deep half already fits, then combined as a product of experts. Per deployment, never
+        # in the base.
+        table = layers.Embedding(pre.buckets + 1, n_classes, embeddings_initializer="zeros", name=WIDE)
+        outputs["wide"] = ScaledSum(name="wide_sum")(table(bag), bag)
+        outputs["logits"] = layers.Add(name="logits")(
+            [layers.Activation("log_softmax", name="deep_logp")(deep),
+             layers.Activation("log_softmax", name="wide_logp")(outputs["wide"])]
+        )
+    return keras.Model({"words": words, "subwords": subwords, "bag": bag}, outputs, name="intent_model")
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -136,7 +155,10 @@ def _batches(
         if word_dropout:
             drop = (rng.random(words.shape) < word_dropout) & (words > 0)
             words[drop] = OOV
-        out.append(({"words": words, "subwords": x["subwords"][idx, :steps], "bag": x["bag"][idx]}, y[idx]))
+        bag = x["bag"][idx].copy()
+        if word_dropout:
+            bag[rng.random(bag.shape) < word_dropout] = 0
+        out.append(({"words": words, "subwords": x["subwords"][idx, :steps], "bag": bag}, y[idx]))
     return out
 
 
@@ -185,14 +207,20 @@ def train_epochs(
     rng = np.random.default_rng(seed)
     steps_per_epoch = math.ceil(len(y) / batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps_per_epoch), alpha=0.05)
+    # Each half of the head gets its own loss ("wide" only exists when the model has one).
+    has_wide = any(layer.name == WIDE for layer in model.layers)
+    heads = ["deep", "wide"] if has_wide else ["deep"]
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    outputs = ["logits", "deep", "embedding"] + (["wide"] if has_wide else [])
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
-        loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "embedding": None},
+        loss={name: (ce if name in heads else None) for name in outputs},
     )
     for epoch in range(epochs):
         for xb, yb in _batches(x, y, batch_size, rng, word_dropout):
-            sw = None if class_weight is None else class_weight[yb]
-            model.train_on_batch(xb, {"logits": yb}, sample_weight=None if sw is None else {"logits": sw})
+            targets = {name: yb for name in heads}
+            sw = None if class_weight is None else {name: class_weight[yb] for name in heads}
+            model.train_on_batch(xb, targets, sample_weight=sw)
         if on_epoch:
             on_epoch(epoch)
 
@@ -201,7 +229,7 @@ def train_epochs(
 
 
 def encoder_layers(model: keras.Model) -> list[layers.Layer]:
-    return [layer for layer in model.layers if layer.name != HEAD and layer.weights]
+    return [layer for layer in model.layers if not layer.name.startswith(HEAD) and layer.weights]
 
 
 def save_base(model: keras.Model, pre: Preprocessor, config: dict[str, Any], directory: Path, info: dict[str, Any]) -> None:
@@ -411,7 +439,7 @@ def fine_tune(
         done[0] += 1
         acc = float((predict_logits(model, x_ho).argmax(1) == y_ho).mean())
         if acc > best["acc"]:
-            best.update(acc=acc, weights=model.get_weights(), epoch=done[0])
+            best.update(acc=acc, epoch=done[0])
         report(f"epoch {done[0]}/{total} held-out acc {acc:.3f}", done[0] / total)
 
     wd = config.get("word_dropout", 0.15)
@@ -423,8 +451,8 @@ def fine_tune(
         best["acc"] = -1.0  # prefer a fine-tuned epoch over a head-only one when equal
     train_epochs(model, x_tr, y_tr, epochs=epochs, lr=lr if base is not None else 3e-3, seed=seed + 1,
                  word_dropout=wd, class_weight=class_weight, on_epoch=on_epoch)
-    if best["weights"] is not None:
-        model.set_weights(best["weights"])
+    # The last epoch is kept (the learning rate has decayed by then): picking the best held-out
+    # epoch is unreliable when the base has seen the held-out rows (the public benchmarks).
 
     logits = predict_logits(model, x_ho)
     temperature = fit_temperature(logits, y_ho)
@@ -435,3 +463,21 @@ def fine_tune(
         "from_base": base is not None, "train_seconds": round(time.monotonic() - started, 1),
     }
     return TrainedIntentModel(model, pre, class_names, oos_index, thresholds, temperature, info)
+
+
+class TqdmProgress:
+    """A `progress` callback that draws one tqdm bar on stderr (stdout stays clean for --json)."""
+
+    def __init__(self, description: str, *, disable: bool = False) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=100, desc=description, file=sys.stderr, disable=disable, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+
+    def __call__(self, message: str, fraction: float) -> None:
+        self.bar.n = int(round(fraction * 100))
+        self.bar.set_postfix_str(message)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,92 @@
+"""manage.py import_intents FILE.csv: load intents and labelled examples (idempotent)."""
+
+import csv
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils.text import slugify
+
+from chat.models import Intent, TrainingExample
+
+
+class Command(BaseCommand):
+    help = "Import labelled examples from a CSV (rows labelled --oos-label are out-of-scope) and answers."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--text-column", default="text")
+        parser.add_argument("--intent-column", default="intent")
+        parser.add_argument("--oos-label", default="oos")
+        parser.add_argument("--answers", type=Path, default=None, help="CSV with columns intent,answer.")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
+
+    def handle(self, *args, **options):
+        rows = self._read(options["file"], options["text_column"], options["intent_column"])
+        answers = self._read(options["answers"], "intent", "answer") if options["answers"] else []
+        with transaction.atomic():
+            result = import_examples(rows, answers, oos_label=options["oos_label"])
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+        else:
+            self.stdout.write(
+                f"{result['intents_created']} intents created, {result['examples_created']} examples added "
+                f"({result['examples_skipped']} already present), {result['answers_set']} answers set."
+            )
+
+    @staticmethod
+    def _read(path: Path, first: str, second: str) -> list[tuple[str, str]]:
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                missing = {first, second} - set(reader.fieldnames or [])
+                if missing:
+                    raise CommandError(f"{path}: no column(s) {sorted(missing)}; columns are {reader.fieldnames}")
+                return [((r[first] or "").strip(), (r[second] or "").strip()) for r in reader]
+        except OSError as exc:
+            raise CommandError(str(exc)) from exc
+
+
+def import_examples(rows: list[tuple[str, str]], answers: list[tuple[str, str]], *, oos_label: str) -> dict:
+    """Create missing intents and examples; an example already stored with the same label is skipped."""
+    intents = {i.name: i for i in Intent.objects.all()}
+    created_intents = 0
+
+    def intent_for(label: str) -> Intent:
+        nonlocal created_intents
+        name = slugify(label)[:100] or label[:100]
+        if name not in intents:
+            intents[name], made = Intent.objects.get_or_create(name=name)
+            created_intents += made
+        return intents[name]
+
+    existing = set(TrainingExample.objects.values_list("text", "intent_id", "is_oos"))
+    new, skipped = [], 0
+    for text, label in rows:
+        if not text or not label:
+            continue
+        is_oos = label == oos_label
+        intent = None if is_oos else intent_for(label)
+        key = (text, intent.pk if intent else None, is_oos)
+        if key in existing:
+            skipped += 1
+            continue
+        existing.add(key)
+        new.append(TrainingExample(text=text, intent=intent, is_oos=is_oos, origin=TrainingExample.Origin.IMPORT))
+    TrainingExample.objects.bulk_create(new, batch_size=1000)
+
+    answers_set = 0
+    for label, answer in answers:
+        if label and answer:
+            intent = intent_for(label)
+            if intent.answer != answer:
+                intent.answer = answer
+                intent.save(update_fields=["answer", "updated"])
+            answers_set += 1
+    return {
+        "intents_created": created_intents,
+        "examples_created": len(new),
+        "examples_skipped": skipped,
+        "answers_set": answers_set,
+    }

@@ -1,0 +1,199 @@
+"""The evaluation harness: the standard pipeline on a train/test split, metrics, baseline, report."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chat.intents import IntentModel, decide
+from training.model import Progress, TrainedIntentModel, fine_tune
+
+OOS = "__oos__"  # how out-of-scope is spelled inside metrics (one more class)
+
+
+def _name(intent: str | None) -> str:
+    return OOS if intent is None else intent
+
+
+def metrics(true: list[str | None], pred: list[str | None]) -> dict[str, Any]:
+    """Accuracy with out-of-scope as one more class, in-scope accuracy, OOS recall/precision, F1, MCC."""
+    from sklearn.metrics import f1_score, matthews_corrcoef
+
+    t = np.array([_name(x) for x in true])
+    p = np.array([_name(x) for x in pred])
+    is_oos, said_oos = t == OOS, p == OOS
+    return {
+        "accuracy": float((t == p).mean()),
+        "in_scope_accuracy": float((t == p)[~is_oos].mean()) if (~is_oos).any() else None,
+        "oos_recall": float(said_oos[is_oos].mean()) if is_oos.any() else None,
+        "oos_precision": float(is_oos[said_oos].mean()) if said_oos.any() else None,
+        "macro_f1": float(f1_score(t, p, average="macro", labels=sorted(set(t)), zero_division=0)),
+        "mcc": float(matthews_corrcoef(t, p)),
+    }
+
+
+def baseline_predict(
+    train_texts: list[str], train_intents: list[str | None], test_texts: list[str]
+) -> list[str | None]:
+    """TF-IDF word (1-2) + char_wb (2-5) n-grams with logistic regression; OOS is a class."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    features = make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+    )
+    clf = make_pipeline(features, LogisticRegression(C=10.0, max_iter=2000))
+    clf.fit(train_texts, [_name(i) for i in train_intents])
+    return [None if p == OOS else str(p) for p in clf.predict(test_texts)]
+
+
+def keras_predict_latency(trained: TrainedIntentModel, texts: list[str]) -> dict[str, float]:
+    """Latency of Keras `model.predict` on one message at a time (what serving must not do)."""
+    lat = []
+    for text in texts:
+        x = trained.preprocessor.encode_batch([text])
+        start = time.perf_counter()
+        trained.keras_model.predict(x, verbose=0)
+        lat.append((time.perf_counter() - start) * 1000)
+    return {"keras_predict_ms_p50": float(np.median(lat)), "keras_predict_ms_p99": float(np.quantile(lat, 0.99))}
+
+
+def evaluate(
+    train_texts: list[str],
+    train_intents: list[str | None],
+    test_texts: list[str],
+    test_intents: list[str | None],
+    base_dir: Path | None,
+    *,
+    epochs: int = 12,
+    seed: int = 0,
+    report_dir: Path | None = None,
+    baseline: bool = True,
+    keras_latency_samples: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the standard pipeline on one split, in a temporary workspace.
+
+    1. Fine-tune from the base (thresholds from a held-out part of the training rows only).
+    2. Export the quantized TFLite model to a temp dir and load it as the web process would.
+    3. Predict every test message one at a time through the serving path (timed).
+    4. Score, and score Keras (float) on the same rows to record the cost of compression.
+    5. Train and score the TF-IDF + logistic-regression baseline on the same split.
+    """
+    trained = fine_tune(train_texts, train_intents, base_dir, epochs=epochs, seed=seed, progress=progress)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_info = trained.export(Path(tmp) / "intent")
+        served = IntentModel.load(Path(tmp) / "intent")
+        preds, latency, confidence, top1 = [], [], [], []
+        for text in test_texts:
+            start = time.perf_counter()
+            prediction = served.predict(text)
+            latency.append((time.perf_counter() - start) * 1000)
+            preds.append(prediction.intent)
+            confidence.append(prediction.confidence)
+            top1.append(prediction.ranking[0][0])
+    result: dict[str, Any] = metrics(test_intents, preds)
+    in_scope = [i for i, t in enumerate(test_intents) if t is not None]
+    # Top-1 among intents with no threshold: what the threshold costs on in-scope rows.
+    result["in_scope_top1_accuracy"] = float(np.mean([top1[i] == test_intents[i] for i in in_scope])) if in_scope else None
+    keras_probs = trained.predict_proba(test_texts)
+    keras_preds = [
+        decide(p, trained.labels, trained.oos_index, trained.thresholds).intent for p in keras_probs
+    ]
+    keras_scores = metrics(test_intents, keras_preds)
+    result.update(
+        threshold=trained.thresholds["default"],
+        threshold_method=trained.thresholds["method"],
+        temperature=trained.temperature,
+        n_train=len(train_texts),
+        n_test=len(test_texts),
+        train_seconds=trained.info["train_seconds"],
+        latency_ms_p50=float(np.median(latency)),
+        latency_ms_p99=float(np.quantile(latency, 0.99)),
+        keras_float_accuracy=keras_scores["accuracy"],
+        keras_float_in_scope_accuracy=keras_scores["in_scope_accuracy"],
+        keras_float_oos_recall=keras_scores["oos_recall"],
+        tflite_bytes=export_info["tflite_bytes"],
+        from_base=base_dir is not None,
+        best_epoch=trained.info["best_epoch"],
+    )
+    if baseline:
+        start = time.monotonic()
+        base_preds = baseline_predict(train_texts, train_intents, test_texts)
+        scores = metrics(test_intents, base_preds)
+        result.update(
+            baseline_accuracy=scores["accuracy"],
+            baseline_in_scope_accuracy=scores["in_scope_accuracy"],
+            baseline_oos_recall=scores["oos_recall"],
+            baseline_seconds=round(time.monotonic() - start, 1),
+        )
+    if keras_latency_samples:
+        result.update(keras_predict_latency(trained, test_texts[:keras_latency_samples]))
+    if report_dir is not None:
+        write_report(Path(report_dir), test_intents, preds, confidence, result)
+    return result
+
+
+def write_report(
+    directory: Path, true: list[str | None], pred: list[str | None], confidence: list[float],
+    result: dict[str, Any],
+) -> None:
+    """Per-intent precision/recall/F1 (csv + json), confusion matrix PNG, out-of-scope ROC PNG."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import classification_report, confusion_matrix, roc_auc_score, roc_curve
+
+    directory.mkdir(parents=True, exist_ok=True)
+    t = [_name(x) for x in true]
+    p = [_name(x) for x in pred]
+    labels = sorted(set(t) | set(p))
+    per_intent = classification_report(t, p, labels=labels, output_dict=True, zero_division=0)
+    (directory / "per_intent.json").write_text(json.dumps(per_intent, indent=1))
+    with open(directory / "per_intent.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["intent", "precision", "recall", "f1", "support"])
+        for label in labels:
+            row = per_intent[label]
+            writer.writerow([label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1-score']:.4f}", row["support"]])
+    (directory / "metrics.json").write_text(json.dumps(result, indent=1))
+
+    cm = confusion_matrix(t, p, labels=labels, normalize="true")
+    size = max(6.0, len(labels) * 0.12)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(cm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=4)
+    ax.set_yticks(range(len(labels)), labels, fontsize=4)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"Confusion matrix (row-normalized), accuracy {result['accuracy']:.3f}")
+    fig.tight_layout()
+    fig.savefig(directory / "confusion_matrix.png", dpi=150)
+    plt.close(fig)
+
+    is_oos = np.array([x == OOS for x in t])
+    fig, ax = plt.subplots(figsize=(5, 5))
+    if is_oos.any() and (~is_oos).any():
+        score = -np.asarray(confidence)  # low top-intent confidence = likely out of scope
+        fpr, tpr, _ = roc_curve(is_oos, score)
+        ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(is_oos, score):.3f}")
+        ax.legend(loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "no out-of-scope rows in the test set", ha="center")
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set_xlabel("in-scope messages rejected (FPR)")
+    ax.set_ylabel("out-of-scope messages caught (TPR)")
+    ax.set_title("Out-of-scope ROC (score: 1 - confidence)")
+    fig.tight_layout()
+    fig.savefig(directory / "oos_roc.png", dpi=120)
+    plt.close(fig)

@@ -1,0 +1,59 @@
+"""manage.py evaluate_intents --train TRAIN.csv --test TEST.csv: the standard pipeline on one split."""
+
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Fine-tune from the base on TRAIN, pick thresholds on a held-out part of TRAIN, export the "
+        "quantized serving model and score it on TEST. Touches neither the database nor the active bundle."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--train", required=True, type=Path)
+        parser.add_argument("--test", required=True, type=Path)
+        parser.add_argument("--text-column", default="text")
+        parser.add_argument("--intent-column", default="intent")
+        parser.add_argument("--oos-label", default="oos", help="Rows with this intent are out-of-scope.")
+        parser.add_argument("--report", type=Path, default=None, help="Write per-intent metrics and plots here.")
+        parser.add_argument("--base", type=Path, default=None, help="Base model folder (default: settings.BASE_MODEL_DIR).")
+        parser.add_argument("--from-scratch", action="store_true", help="Skip the base (for comparison).")
+        parser.add_argument("--epochs", type=int, default=12)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--no-baseline", action="store_true")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
+
+    def handle(self, *args, **options):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from training.dataset import DatasetError, read_labelled_csv
+        from training.evaluation import evaluate
+        from training.model import TqdmProgress
+
+        columns = {"text_column": options["text_column"], "intent_column": options["intent_column"], "oos_label": options["oos_label"]}
+        try:
+            train_texts, train_intents = read_labelled_csv(options["train"], **columns)
+            test_texts, test_intents = read_labelled_csv(options["test"], **columns)
+        except (OSError, DatasetError) as exc:
+            raise CommandError(str(exc)) from exc
+        base = None if options["from_scratch"] else (options["base"] or Path(settings.BASE_MODEL_DIR))
+        bar = TqdmProgress("fine-tune")
+        try:
+            result = evaluate(
+                train_texts, train_intents, test_texts, test_intents, base,
+                epochs=options["epochs"], seed=options["seed"], report_dir=options["report"],
+                baseline=not options["no_baseline"], progress=bar,
+            )
+        finally:
+            bar.close()
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        for key in ("accuracy", "in_scope_accuracy", "oos_recall", "oos_precision", "macro_f1", "mcc",
+                    "baseline_accuracy", "threshold", "train_seconds", "latency_ms_p50", "latency_ms_p99"):
+            value = result.get(key)
+            self.stdout.write(f"{key:>20}: {value:.4f}" if isinstance(value, float) else f"{key:>20}: {value}")
