@@ -1,0 +1,148 @@
+"""The agent console in a real Chromium, against a customer using the widget on a shop page."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import STAFF_PASSWORD, STAFF_USER, HostPages, chat_server, launch_browser
+from tests.conftest import services_required
+
+pytestmark = pytest.mark.browser
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not Path("/usr/bin/chromium").exists() and not services_required():
+        pytest.skip("Chromium is not installed (make browser-deps)")
+    with chat_server() as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def host(server):
+    pages = HostPages(server.url)
+    yield pages
+    pages.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    with playwright_api.sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page, server, username=STAFF_USER, password=STAFF_PASSWORD):
+    page.goto(f"{server.url}/agent/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_the_console_sends_strangers_to_the_login_page(new_page, server):
+    page = new_page()
+    page.goto(f"{server.url}/agent/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/agent/$"))
+    expect(page.get_by_role("heading", name="Support console")).to_be_visible()
+
+
+def test_a_customer_who_asks_for_a_person_gets_an_agent_who_replies_live(new_page, server, host):
+    customer = new_page()
+    customer.goto(host.page())
+    customer.get_by_role("button", name="Open chat").click()
+    chat = customer.frame_locator("chat-widget iframe")
+    chat.get_by_label("Message").fill("My parcel arrived broken")
+    chat.get_by_role("button", name="Send", exact=True).click()
+    expect(chat.locator(".from-bot:not(.is-greeting)")).to_have_count(1)
+
+    # Nobody is online yet: the customer is offered to leave an email.
+    chat.get_by_role("button", name="Talk to a person").first.click()
+    expect(chat.get_by_text("Waiting for an agent…")).to_be_visible()
+    chat.get_by_label("Leave your email").fill("not-an-email")
+    chat.get_by_role("button", name="Save email").click()
+    expect(chat.get_by_role("alert")).to_contain_text("email")
+    chat.get_by_label("Leave your email").fill("sam@example.com")
+    chat.get_by_role("button", name="Save email").click()
+    expect(chat.get_by_text("Thanks! We'll reply to sam@example.com.")).to_be_visible()
+
+    agent = new_page()
+    sign_in(agent, server)
+    expect(agent).to_have_url(f"{server.url}/agent/")
+    waiting = agent.locator(".queue-item[data-status='waiting']")
+    expect(waiting).to_have_count(1)
+    expect(waiting).to_contain_text("customer asked")
+    waiting.click()
+    expect(agent.get_by_role("log")).to_contain_text("My parcel arrived broken")
+
+    agent.get_by_role("button", name="Join").click()
+    expect(chat.get_by_role("log")).to_contain_text("Alex joined the chat.")
+    expect(chat.get_by_text("You're chatting with a person")).to_be_visible()
+
+    agent.get_by_label("Reply").press_sequentially("Hi")
+    expect(chat.get_by_text("The agent is typing")).to_be_visible()
+    agent.get_by_label("Reply").press("Enter")
+    expect(chat.locator(".from-agent")).to_contain_text("Hi")
+    expect(chat.get_by_text("You're chatting with Alex")).to_be_visible()
+
+    chat.get_by_label("Message").press_sequentially("Photo")
+    expect(agent.get_by_text("Customer is typing…")).to_be_visible()
+    chat.get_by_label("Message").fill("<img src=x onerror=alert(1)>")
+    chat.get_by_role("button", name="Send", exact=True).click()
+    expect(agent.get_by_text("<img src=x onerror=alert(1)>", exact=True)).to_be_visible()
+    expect(agent.locator("#log img")).to_have_count(0)
+
+    # A reply while the panel is closed lights the launcher's badge.
+    chat.get_by_role("button", name="Close chat").click()
+    agent.get_by_label("Insert a canned answer").select_option(label="Shipping times")
+    expect(agent.get_by_label("Reply")).to_have_value(re.compile("business days"))
+    agent.get_by_role("button", name="Send reply").click()
+    expect(customer.get_by_role("button", name="Open chat, 1 unread message")).to_be_visible()
+    customer.get_by_role("button", name=re.compile("^Open chat")).click()
+    expect(chat.get_by_role("log")).to_contain_text("business days")
+
+    agent.get_by_role("button", name="Hand back to bot").click()
+    expect(chat.get_by_role("log")).to_contain_text("You're chatting with the bot again")
+
+    agent.get_by_role("button", name="Close…").click()
+    agent.get_by_label("Resolution").fill("Sent a replacement parcel.")
+    agent.get_by_role("button", name="Close conversation").click()
+    expect(chat.get_by_role("log")).to_contain_text("This conversation was closed.")
+    expect(agent.locator(".queue-item")).to_have_count(0)
+    proposed = server.shell(
+        "from retrieval.models import Ticket; print(Ticket.objects.filter(resolution='Sent a replacement parcel.').count())"
+    )
+    assert proposed == "1"
+
+
+def test_the_console_has_no_serious_accessibility_violations(new_page, server):
+    page = new_page(bypass_csp=True)
+    sign_in(page, server)
+    expect(page.get_by_text("Online")).to_be_visible()
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, json.dumps([{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in serious])
