@@ -162,13 +162,26 @@ class Database:
         if self.postgres:
             parts = urlsplit(database_url)
             self.name = f"stack_{secrets.token_hex(6)}"
-            self.admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-            self.dsn = urlunsplit(parts._replace(scheme="postgresql", path=f"/{self.name}"))
+            # libpq gets no query string: it holds Django options (conn_max_age=...), not libpq ones.
+            self.admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres", query=""))
+            self.dsn = urlunsplit(parts._replace(scheme="postgresql", path=f"/{self.name}", query=""))
             self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
         else:
             self.path = workdir / "db.sqlite3"
             self.name = str(self.path)
             self.url = f"sqlite:///{self.path}"
+
+    @classmethod
+    def existing(cls, database_url: str) -> Database:
+        """An existing database (e.g. a running server's), only for `sql()`; never created or dropped."""
+        database = cls.__new__(cls)
+        parts = urlsplit(database_url)
+        database.postgres = parts.scheme in ("postgres", "postgresql")
+        database.url = database_url
+        database.name = parts.path.lstrip("/")
+        database.dsn = urlunsplit(parts._replace(scheme="postgresql", query=""))
+        database.path = Path(parts.path)
+        return database
 
     def create(self) -> None:
         if self.postgres:

@@ -1,0 +1,366 @@
+"""Load benchmark: N concurrent closed-loop chat conversations against a live stack, then the echo ceiling.
+
+    .venv/bin/python bench/load.py [--conversations 200] [--messages 10] [--url ws://HOST:PORT]
+
+Steps:
+  1. Start the stack (tests/stack.py: Daphne + PostgreSQL + Redis + Celery worker) unless --url is given.
+  2. Open every conversation first, then all send at once. Each conversation sends a message with a
+     fresh client_id, waits for its ack and the bot's reply, and repeats (closed loop).
+  3. Check in the database that every acknowledged client_id is stored exactly once
+     (`lost`: acked but missing; `duplicated`: more than one row).
+  4. Serve bench/echo_asgi.py with Daphne on this machine and drive it with the same client and
+     concurrency (one frame out, its echo back): the ceiling. `ratio` = bot rate / echo rate.
+Prints one JSON object. With --profile, py-spy samples the Daphne process during the bot phase
+and the top functions (own time and cumulative) are added to the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from websockets.asyncio.client import connect  # noqa: E402
+
+from tests.stack import Process, RedisServer, Stack, free_port  # noqa: E402
+
+QUESTIONS = [
+    "Where is my order?",
+    "How long does shipping take?",
+    "I want to return an item",
+    "Can I pay with PayPal?",
+    "My package arrived damaged",
+    "How do I change my delivery address?",
+    "Do you ship to Canada?",
+    "When will I get my refund?",
+    "Can I cancel my order?",
+    "Is there a discount for students?",
+]
+FRAME_TIMEOUT = 30.0
+# The stack's own limits are for real customers; the benchmark is 200 of them on one address.
+BENCH_ENV = {
+    "CHAT_RATE_PER_MINUTE": "1000000",
+    "CHAT_RATE_PER_IP_PER_MINUTE": "100000000",
+    "CHAT_MAX_CONNECTIONS_PER_IP": "100000",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+@dataclass
+class Result:
+    ack_ms: list[float] = field(default_factory=list)
+    reply_ms: list[float] = field(default_factory=list)
+    acked: list[str] = field(default_factory=list)
+    replies: int = 0
+    errors: Counter = field(default_factory=Counter)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+async def recv_json(ws: Any) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT))
+
+
+async def chat_conversation(url: str, messages: int, start: asyncio.Event, ready: list, result: Result) -> None:
+    try:
+        ws = await connect(url, open_timeout=60, max_size=None, ping_interval=None)
+    except Exception as exc:
+        result.errors[f"connect: {type(exc).__name__}"] += 1
+        ready.append(None)
+        return
+    try:
+        hello = await recv_json(ws)
+        if hello.get("type") != "conversation":
+            result.errors[f"handshake: {hello.get('code')}"] += 1
+            return
+        ready.append(ws)
+        await start.wait()
+        for _ in range(messages):
+            client_id = str(uuid.uuid4())
+            sent = time.perf_counter()
+            await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": random.choice(QUESTIONS)}))
+            acked = False
+            while True:
+                frame = await recv_json(ws)
+                kind = frame.get("type")
+                if kind == "ack" and frame.get("client_id") == client_id:
+                    result.ack_ms.append((time.perf_counter() - sent) * 1000)
+                    result.acked.append(client_id)
+                    acked = True
+                elif kind == "error":
+                    result.errors[f"error frame: {frame.get('code')}"] += 1
+                    break
+                elif kind == "message" and frame.get("sender") in ("bot", "system") and acked:
+                    result.reply_ms.append((time.perf_counter() - sent) * 1000)
+                    result.replies += 1
+                    break
+    except Exception as exc:
+        result.errors[f"{type(exc).__name__}"] += 1
+    finally:
+        if ws not in ready:
+            ready.append(None)
+        await ws.close()
+
+
+async def echo_conversation(url: str, messages: int, start: asyncio.Event, ready: list, result: Result) -> None:
+    try:
+        ws = await connect(url, open_timeout=60, max_size=None, ping_interval=None)
+    except Exception as exc:
+        result.errors[f"connect: {type(exc).__name__}"] += 1
+        ready.append(None)
+        return
+    try:
+        ready.append(ws)
+        await start.wait()
+        for _ in range(messages):
+            client_id = str(uuid.uuid4())
+            sent = time.perf_counter()
+            await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": random.choice(QUESTIONS)}))
+            frame = await recv_json(ws)
+            if frame.get("client_id") != client_id:
+                result.errors["wrong echo"] += 1
+                break
+            result.reply_ms.append((time.perf_counter() - sent) * 1000)
+            result.replies += 1
+    except Exception as exc:
+        result.errors[f"{type(exc).__name__}"] += 1
+    finally:
+        await ws.close()
+
+
+async def drive(kind: str, url: str, conversations: int, messages: int, on_start: Any = None) -> dict[str, Any]:
+    """Open all conversations, release them at once, and time the message phase."""
+    result = Result()
+    start = asyncio.Event()
+    ready: list = []
+    body = chat_conversation if kind == "chat" else echo_conversation
+    opened = time.perf_counter()
+    tasks = []
+    for _ in range(conversations):
+        tasks.append(asyncio.create_task(body(url, messages, start, ready, result)))
+        await asyncio.sleep(0.005)  # a ramp, not a thundering herd of handshakes
+    while len(ready) < conversations:
+        await asyncio.sleep(0.05)
+        if all(t.done() for t in tasks):
+            break
+    connect_s = time.perf_counter() - opened
+    if on_start is not None:
+        on_start()
+    began = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - began
+    report = {
+        "connected": sum(1 for w in ready if w is not None),
+        "connect_s": round(connect_s, 2),
+        "duration_s": round(elapsed, 2),
+        "replies": result.replies,
+        "messages_per_s": round(result.replies / elapsed, 1) if elapsed else None,
+        "reply_ms": {"p50": percentile(result.reply_ms, 0.5), "p99": percentile(result.reply_ms, 0.99)},
+        "errors": sum(result.errors.values()),
+        "error_kinds": dict(result.errors),
+    }
+    if kind == "chat":
+        report["acked"] = len(result.acked)
+        report["ack_ms"] = {"p50": percentile(result.ack_ms, 0.5), "p99": percentile(result.ack_ms, 0.99)}
+    report["_acked"] = result.acked
+    return report
+
+
+def check_stored(sql: Any, acked: list[str]) -> dict[str, int]:
+    counts = Counter()
+    for start in range(0, len(acked), 1000):
+        chunk = acked[start:start + 1000]
+        marks = ",".join(["%s"] * len(chunk))
+        rows = sql(f"SELECT client_id, COUNT(*) FROM chat_message WHERE client_id IN ({marks}) GROUP BY client_id",
+                   chunk)
+        counts.update(dict(rows))
+    return {
+        "lost": sum(1 for cid in set(acked) if counts.get(cid, 0) == 0),
+        "duplicated": sum(1 for cid in set(acked) if counts.get(cid, 0) > 1),
+        "acked_twice": len(acked) - len(set(acked)),
+    }
+
+
+class Profiler:
+    """py-spy sampling one process while the bot phase runs (raw collapsed stacks)."""
+
+    def __init__(self, pid: int, out: Path, seconds: int) -> None:
+        self.pid, self.out, self.seconds = pid, out, seconds
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.popen = subprocess.Popen(
+            [spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200", "--nonblocking",
+             "--duration", str(self.seconds), "--output", str(self.out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> dict[str, Any]:
+        if self.popen is None:
+            return {}
+        self.popen.send_signal(2)  # py-spy writes its output on SIGINT
+        try:
+            self.popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+        return summarize_profile(self.out)
+
+
+def summarize_profile(path: Path, top: int = 20) -> dict[str, Any]:
+    """Own-time and cumulative shares per function from py-spy's collapsed stacks."""
+    if not path.exists():
+        return {"error": "no profile written"}
+    own: Counter = Counter()
+    cumulative: Counter = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        frames = [f.strip() for f in stack.split(";")]
+        frames = [f for f in frames if not f.startswith("process ") and not f.startswith("thread ")]
+        if frames:
+            own[frames[-1]] += n
+        for frame in set(frames):
+            cumulative[frame] += n
+    share = lambda c: [(f, round(100 * n / total, 1)) for f, n in c.most_common(top)]  # noqa: E731
+    return {"samples": total, "own_pct": share(own), "cumulative_pct": share(cumulative)}
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def run_echo(args: argparse.Namespace) -> dict[str, Any]:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="echo-") as tmp:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        daphne = Process("echo", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                  "bench.echo_asgi:application"], Path(tmp) / "echo.log", port=port, env=env)
+        daphne.start()
+        try:
+            from tests.stack import _wait_port
+
+            _wait_port(port, 30, daphne.alive)
+            return asyncio.run(drive("echo", f"ws://127.0.0.1:{port}/ws/echo/", args.conversations, args.messages))
+        finally:
+            daphne.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=10, help="messages per conversation")
+    parser.add_argument("--url", help="ws://host:port of a running server (no stack is started)")
+    parser.add_argument("--site", default="demo")
+    parser.add_argument("--database-url", help="with --url: the server's database, for the lost/duplicated check")
+    parser.add_argument("--redis-url", help="use this Redis instead of a private redis-server")
+    parser.add_argument("--daphnes", type=int, default=1, help="Daphne processes in the started stack")
+    parser.add_argument("--no-celery", action="store_true")
+    parser.add_argument("--no-echo", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="py-spy the (first) Daphne during the bot phase")
+    parser.add_argument("--artifacts-dir", help="ARTIFACTS_DIR for the stack (e.g. one with an active model)")
+    args = parser.parse_args()
+
+    report: dict[str, Any] = {"conversations": args.conversations, "messages": args.messages, "machine": machine()}
+    path = f"/ws/chat/?site={args.site}"
+    if args.url:
+        chat = asyncio.run(drive("chat", args.url.rstrip("/") + path, args.conversations, args.messages))
+        acked = chat.pop("_acked")
+        if args.database_url:
+            from tests.stack import Database
+
+            report.update(check_stored(Database.existing(args.database_url).sql, acked))
+        else:
+            report.update({"lost": None, "duplicated": None})
+    else:
+        redis = None
+        redis_url = args.redis_url
+        if not redis_url:
+            redis = RedisServer().start()
+            redis_url = redis.url
+        try:
+            with Stack(args.daphnes, celery=not args.no_celery, redis_url=redis_url, env=BENCH_ENV,
+                       artifacts_dir=args.artifacts_dir) as stack:
+                report["stack"] = {"daphnes": args.daphnes, "celery": not args.no_celery,
+                                   "database": "postgresql" if stack.database.postgres else "sqlite",
+                                   "redis": "private" if redis else redis_url, "demo_loaded": stack.demo_loaded,
+                                   "active_model": _active_model(stack)}
+                profiler = None
+                if args.profile:
+                    profiler = Profiler(stack.daphne(0).pid, stack.workdir / "profile.txt", 600)
+                urls = [stack.ws_url(i, path) for i in range(args.daphnes)]
+                chat = asyncio.run(drive_many(urls, args, profiler.start if profiler else None))
+                if profiler:
+                    report["profile"] = profiler.stop()
+                acked = chat.pop("_acked")
+                report.update(check_stored(stack.sql, acked))
+                if chat["errors"]:
+                    report["server_log_tail"] = stack.daphne(0).tail(15).splitlines()
+        finally:
+            if redis is not None:
+                redis.stop()
+    report["bot"] = chat
+    report["messages_per_s"] = chat["messages_per_s"]
+    if not args.no_echo:
+        echo = run_echo(args)
+        echo.pop("_acked")
+        report["echo"] = echo
+        report["echo_messages_per_s"] = echo["messages_per_s"]
+        if echo["messages_per_s"] and chat["messages_per_s"] is not None:
+            report["ratio"] = round(chat["messages_per_s"] / echo["messages_per_s"], 3)
+    print(json.dumps(report, indent=2))
+
+
+async def drive_many(urls: list[str], args: argparse.Namespace, on_start: Any) -> dict[str, Any]:
+    """Spread the conversations over the stack's Daphne processes (round robin)."""
+    if len(urls) == 1:
+        return await drive("chat", urls[0], args.conversations, args.messages, on_start)
+    shares = [args.conversations // len(urls) + (i < args.conversations % len(urls)) for i in range(len(urls))]
+    parts = await asyncio.gather(*(drive("chat", u, n, args.messages, on_start if i == 0 else None)
+                                   for i, (u, n) in enumerate(zip(urls, shares))))
+    merged: dict[str, Any] = {"per_process": [{k: v for k, v in p.items() if k != "_acked"} for p in parts]}
+    merged["_acked"] = [cid for p in parts for cid in p["_acked"]]
+    merged["replies"] = sum(p["replies"] for p in parts)
+    merged["duration_s"] = max(p["duration_s"] for p in parts)
+    merged["messages_per_s"] = round(merged["replies"] / merged["duration_s"], 1)
+    merged["errors"] = sum(p["errors"] for p in parts)
+    return merged
+
+
+def _active_model(stack: Stack) -> str:
+    try:
+        out = stack.shell("from chat import registry; print('ACTIVE=' + (registry.active_version() or 'none'))")
+        return out.rsplit("ACTIVE=", 1)[-1].strip()
+    except Exception:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()
