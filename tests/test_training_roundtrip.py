@@ -1,0 +1,83 @@
+"""A tiny real intent model: fine-tuned from the committed base, exported, reloaded, compared."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.slow
+
+DATA = {
+    "lost_card": ["i lost my card", "my card is missing", "i cannot find my card", "card lost yesterday",
+                  "someone stole my card", "where is my card gone", "my card was stolen", "lost card help"],
+    "balance": ["what is my balance", "how much money do i have", "show my account balance",
+                "check balance please", "balance on my account", "how much is left in my account",
+                "tell me my balance", "current balance"],
+    "refund": ["i want a refund", "give me my money back", "refund my purchase", "how do i get a refund",
+               "the refund has not arrived", "request a refund", "can i be refunded", "refund status"],
+}
+OOS = ["what is the weather like", "tell me a joke", "who won the football game", "play some music",
+       "what is the capital of france", "how tall is mount everest", "recommend a movie", "translate hello"]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from training.model import fine_tune
+
+    texts = [t for rows in DATA.values() for t in rows] + OOS
+    intents = [i for i, rows in DATA.items() for _ in rows] + [None] * len(OOS)
+    return fine_tune(texts, intents, Path(settings.BASE_MODEL_DIR), epochs=6, head_epochs=2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def served(trained, tmp_path_factory):
+    from chat.intents import IntentModel
+
+    directory = tmp_path_factory.mktemp("bundle") / "intent"
+    info = trained.export(directory)
+    assert info["tflite_bytes"] > 0.5 * info["n_params"]
+    return IntentModel.load(directory)
+
+
+def test_served_probabilities_match_keras(trained, served):
+    texts = ["i lost my card", "balance please", "refund now", "hello there", "lost my crad"]
+    keras_probs = trained.predict_proba(texts)
+    lite_probs = np.stack([served.probabilities(t) for t in texts])
+    assert np.abs(keras_probs - lite_probs).max() < 0.05
+    assert (keras_probs.argmax(1) == lite_probs.argmax(1)).all()
+
+
+def test_served_model_predicts_its_intents(served):
+    assert served.predict("i lost my card").intent == "lost_card"
+    assert served.predict("what is my balance").ranking[0][0] == "balance"
+
+
+def test_a_typo_or_unseen_word_still_finds_the_intent(served):
+    assert served.predict("i lsot my crad").ranking[0][0] == "lost_card"
+    assert served.predict("refundable purchase").ranking[0][0] == "refund"
+
+
+def test_out_of_scope_training_messages_are_not_answered(served):
+    said_none = [served.predict(t).intent is None for t in OOS]
+    assert np.mean(said_none) >= 0.5
+
+
+def test_prediction_is_well_formed(served):
+    p = served.predict("refund")
+    assert 0.0 <= p.confidence <= 1.0 and 0.0 <= p.threshold <= 1.0
+    assert len(p.ranking) == 3 and all(name != "oos" for name, _ in p.ranking)
+
+
+def test_embeddings_are_unit_vectors_of_dim(served):
+    vectors = served.embed(["i lost my card", "refund"])
+    assert vectors.shape == (2, served.dim) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+
+
+def test_export_refuses_a_weightless_conversion(trained, tmp_path, monkeypatch):
+    from training import export
+
+    monkeypatch.setattr(export, "_convert", lambda *args, **kwargs: b"\0" * 26_000)
+    with pytest.raises(export.ExportError):
+        trained.export(tmp_path / "intent")
