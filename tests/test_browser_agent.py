@@ -98,7 +98,7 @@ def test_a_customer_who_asks_for_a_person_gets_an_agent_who_replies_live(new_pag
     waiting.click()
     expect(agent.get_by_role("log")).to_contain_text("My parcel arrived broken")
 
-    agent.get_by_role("button", name="Join").click()
+    agent.get_by_role("button", name="Join", exact=True).click()
     expect(chat.get_by_role("log")).to_contain_text("Alex joined the chat.")
     expect(chat.get_by_text("You're chatting with a person")).to_be_visible()
 

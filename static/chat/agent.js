@@ -232,7 +232,7 @@ function showMessage(frame) {
   if (sender === "bot" && frame.intent) {
     meta.push(`${frame.intent}${typeof frame.confidence === "number" ? ` ${Math.round(frame.confidence * 100)}%` : ""}`);
   }
-  if (frame.feedback) meta.push(frame.feedback === "up" ? "👍" : "👎");
+  if (frame.feedback) meta.push(frame.feedback === "up" ? "rated helpful" : "rated not helpful");
   const node = el("div", { class: `entry from-${sender}`, "data-seq": frame.seq ?? "" },
     el("div", { class: "entry-meta" }, meta.join(" · ")),
     el("div", { class: "entry-text" }, frame.text ?? ""));

@@ -132,7 +132,7 @@ function applyPalette(node, color) {
 
 const SENDER_LABEL = { customer: "You", bot: "Assistant", system: "Notice" };
 const STATUS_TEXT = {
-  bot: "Assistant · replies instantly",
+  bot: "Replies instantly",
   waiting: "Waiting for an agent…",
   human: "You're chatting with a person",
   closed: "This conversation is closed",
