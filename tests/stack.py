@@ -20,6 +20,8 @@ disturbing anyone else's, and nothing of this stack lands in a shared Redis.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -443,3 +445,132 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ChatClient:
+    """A customer that follows docs/protocol.md over a real websocket (the `websockets` library).
+
+    It survives a dropped socket: it reconnects with its token and `after=<last seq seen>`, resends
+    every message it has not seen acknowledged with the same client_id, and also resends its last
+    message when that one was acknowledged but never answered (the server answers such a resend).
+    """
+
+    def __init__(self, url: Any, *, origin: str | None = None, timeout: float = 60) -> None:
+        self.url = url  # a string, or a callable returning one (the server may move)
+        self.origin = origin
+        self.timeout = timeout
+        self.ws: Any = None
+        self.token: str | None = None
+        self.id: str | None = None
+        self.last_seq = 0
+        self.sent: list[str] = []
+        self.texts: dict[str, str] = {}
+        self.acks: dict[str, set[int]] = {}
+        self.answered: dict[str, dict[str, Any]] = {}
+        self.frames: list[dict[str, Any]] = []
+        self.connections = 0
+
+    def _url(self) -> str:
+        base = self.url() if callable(self.url) else self.url
+        if self.token:
+            base += f"&token={self.token}&after={self.last_seq}"
+        return base
+
+    async def open(self) -> None:
+        """Connect (retrying until the deadline), read the conversation frame, resend what is pending."""
+        from websockets.asyncio.client import connect
+
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                headers = {"Origin": self.origin} if self.origin else None
+                self.ws = await connect(self._url(), additional_headers=headers, open_timeout=5,
+                                        ping_interval=None, max_size=None)
+                hello = await self._recv(5)
+                if hello.get("type") != "conversation":
+                    raise StackError(f"refused: {hello}")
+                break
+            except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+                await self._drop()
+                if time.monotonic() > deadline:
+                    raise StackError(f"could not reconnect within {self.timeout}s: {exc!r}") from exc
+                await asyncio.sleep(0.2)
+            except Exception as exc:  # websockets' own errors (InvalidStatus, ConnectionClosed...)
+                await self._drop()
+                if isinstance(exc, StackError) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        self.connections += 1
+        self.token, self.id = hello["token"], hello["id"]
+        for client_id in self.pending():
+            await self.ws.send(json.dumps({"type": "message", "client_id": client_id, "text": self.texts[client_id]}))
+
+    def pending(self) -> list[str]:
+        """Unacknowledged messages, plus the last one if it was acknowledged but never answered."""
+        pending = [cid for cid in self.sent if cid not in self.acks]
+        if self.sent and self.sent[-1] in self.acks and self.sent[-1] not in self.answered:
+            pending.append(self.sent[-1])
+        return list(dict.fromkeys(pending))
+
+    async def _drop(self) -> None:
+        if self.ws is not None:
+            try:
+                await self.ws.close()
+            except Exception:
+                pass
+        self.ws = None
+
+    async def _recv(self, timeout: float) -> dict[str, Any]:
+        frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        self.frames.append(frame)
+        return frame
+
+    def _note(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "ack":
+            self.acks.setdefault(frame["client_id"], set()).add(frame["seq"])
+            self.last_seq = max(self.last_seq, frame["seq"])
+        elif kind == "message":
+            self.last_seq = max(self.last_seq, frame["seq"])
+            if frame.get("sender") in ("bot", "system", "agent"):
+                # The answer to every acked customer message just before it.
+                for cid in self.sent:
+                    seqs = self.acks.get(cid)
+                    if seqs and cid not in self.answered and min(seqs) < frame["seq"]:
+                        self.answered[cid] = frame
+
+    async def say(self, text: str, client_id: str | None = None) -> dict[str, Any]:
+        """Send one message and wait, across reconnects, for its ack and its answer."""
+        import uuid
+
+        client_id = client_id or str(uuid.uuid4())
+        self.sent.append(client_id)
+        self.texts[client_id] = text
+        if self.ws is None:
+            await self.open()
+        else:
+            try:
+                await self.ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
+            except Exception:
+                await self._drop()
+        deadline = time.monotonic() + self.timeout
+        while client_id not in self.answered:
+            if time.monotonic() > deadline:
+                raise StackError(f"no ack and answer for {client_id} within {self.timeout}s")
+            if self.ws is None:
+                await self.open()
+                continue
+            try:
+                frame = await self._recv(max(0.1, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                continue
+            except Exception:  # the socket died: reconnect, resend
+                await self._drop()
+                continue
+            if frame.get("type") == "error":
+                raise StackError(f"server refused {client_id}: {frame}")
+            self._note(frame)
+        return self.answered[client_id]
+
+    async def close(self) -> None:
+        await self._drop()
