@@ -14,6 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 class Command(BaseCommand):
+    # --json must print one JSON object and nothing else; checks belong to runserver and CI.
+    requires_system_checks: list[str] = []
     help = "Build an index of N vectors (real encoded texts expanded by perturbation) and measure it."
 
     def add_arguments(self, parser: Any) -> None:
