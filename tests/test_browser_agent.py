@@ -141,7 +141,7 @@ def test_a_customer_who_asks_for_a_person_gets_an_agent_who_replies_live(new_pag
 def test_the_console_has_no_serious_accessibility_violations(new_page, server):
     page = new_page(bypass_csp=True)
     sign_in(page, server)
-    expect(page.get_by_text("Online")).to_be_visible()
+    expect(page.get_by_text("Online", exact=True)).to_be_visible()
     page.add_script_tag(path=str(AXE))
     results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     serious = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]

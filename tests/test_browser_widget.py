@@ -229,10 +229,13 @@ def test_the_open_widget_has_no_serious_accessibility_violations(new_context, ho
 
 
 def test_on_a_phone_the_open_chat_fills_the_screen(new_context, host):
-    page = new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True).new_page()
+    # Reduced motion also means no opening animation to catch the panel mid-flight.
+    page = new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True,
+                       reduced_motion="reduce").new_page()
     page.goto(host.page())
     chat = open_widget(page)
 
+    expect(page.locator("chat-widget .panel")).to_have_css("animation-name", "none")
     panel = page.locator("chat-widget .panel").bounding_box()
     assert panel == {"x": 0, "y": 0, "width": 375, "height": 667}
     expect(page.get_by_role("button", name=re.compile("chat"))).to_be_hidden()

@@ -96,6 +96,8 @@
   panel.className = "panel";
   panel.id = "panel";
   panel.hidden = true;
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", "Chat");
   var frame = document.createElement("iframe");
   frame.title = "Chat";
   frame.src = frameUrl;
@@ -159,16 +161,29 @@
       frame.focus();
       tell("open");
     } else {
+      fitViewport();
       tell("close");
       if (restoreFocus) launcher.focus();
     }
     label();
   }
 
+  var pageOverflow = null;
+
   function fitViewport() {
-    // On phones the panel is the whole screen; follow the visible part when the keyboard opens.
+    // On phones the panel is the whole screen; follow the visible part when the keyboard opens,
+    // and keep the page underneath from scrolling instead of the chat.
     var viewport = window.visualViewport;
-    if (!open || !viewport || !window.matchMedia(SMALL).matches) {
+    var fullScreen = open && window.matchMedia(SMALL).matches;
+    var root = document.documentElement;
+    if (fullScreen && pageOverflow === null) {
+      pageOverflow = root.style.overflow;
+      root.style.overflow = "hidden";
+    } else if (!fullScreen && pageOverflow !== null) {
+      root.style.overflow = pageOverflow;
+      pageOverflow = null;
+    }
+    if (!fullScreen || !viewport) {
       panel.style.removeProperty("height");
       panel.style.removeProperty("top");
       return;
@@ -185,6 +200,7 @@
     window.visualViewport.addEventListener("resize", fitViewport);
     window.visualViewport.addEventListener("scroll", fitViewport);
   }
+  window.addEventListener("resize", fitViewport);
 
   window.addEventListener("message", function (event) {
     if (event.source !== frame.contentWindow || event.origin !== server) return;
