@@ -167,7 +167,6 @@ def predict_logits(model: keras.Model, x: dict[str, np.ndarray], batch_size: int
     n = len(x["words"])
     lengths = (x["words"] > 0).sum(1)
     order = np.argsort(lengths, kind="stable")
-    out = np.zeros((n, model.outputs[0].shape[-1] if isinstance(model.outputs, list) else 0), np.float32)
     out = None
     for i in range(0, n, batch_size):
         idx = order[i : i + batch_size]
@@ -366,8 +365,8 @@ OOS_LABEL = "oos"
 
 
 def _split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split: about `fraction` of each class held out, none for classes with < 3 rows... except
-    that every class with >= 2 rows gives at least one, so few-shot data still gets a threshold sample."""
+    """Stratified split: about `fraction` of each class held out, at least one row from every class
+    with two or more, so few-shot data still gets a threshold sample."""
     train, held = [], []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
@@ -393,8 +392,8 @@ def fine_tune(
 
     1. Hold out `holdout` of each class (never the evaluation set: callers pass training data only).
     2. Build the model, copy the base encoder in (base_dir=None trains from scratch), new head.
-    3. Train the head alone with the encoder frozen, then the whole model at a lower learning rate,
-       keeping the epoch with the best held-out accuracy.
+    3. Train the head alone with the encoder frozen, then the whole model at a lower learning rate
+       (cosine decay; the last epoch is kept).
     4. Fit a softmax temperature and the out-of-scope threshold on the held-out split.
     """
     started = time.monotonic()
@@ -428,8 +427,7 @@ def fine_tune(
     counts = np.bincount(y_tr, minlength=len(class_names)).astype(np.float64)
     class_weight = np.ones(len(class_names), np.float32)
     if has_oos and counts[oos_index] > 0:
-        class_weight[oos_index] = max(1.0, counts[:oos_index].mean() / counts[oos_index] * 0.5 * len(labels) ** 0)
-        class_weight[oos_index] = min(class_weight[oos_index], 5.0)
+        class_weight[oos_index] = float(np.clip(0.5 * counts[:oos_index].mean() / counts[oos_index], 1.0, 5.0))
 
     total = head_epochs + epochs if base is not None else epochs
     done = [0]
