@@ -24,8 +24,11 @@ import numpy as np
 ENCODER_FILE = "encoder.json"
 LEXICAL_DIR = "lexical"
 
-# Chosen by measurement (docs/retrieval.md, "Choosing the encoder").
-DEFAULT_KIND = "lexical"
+# Chosen by measurement (docs/retrieval.md, "Choosing the encoder"): on BANKING77 the intent
+# encoder alone reached P@1 0.907 against BM25's 0.796 and lexical's 0.828; the hybrid added
+# 0.002 for twice the dimension, which puts 1M-ticket search over its 1 ms budget.
+# Lexical is the fallback when a caller has no intent model.
+DEFAULT_KIND = "base"
 DEFAULT_LEXICAL_WEIGHT = 0.5
 LEXICAL_DIM = 256
 

@@ -76,7 +76,7 @@ def test_bench_index_reports_cost_and_recall(tmp_path):
     (data / "banking77").mkdir(parents=True)
     texts = [f"{a} {b} card {n}" for n, (a, b) in enumerate(zip(["lost", "new", "old", "blue"] * 15, ["please", "now"] * 30))]
     write_csv(data / "banking77" / "train.csv", ["text", "category"], [(t, "x") for t in texts])
-    result = run_json("bench_index", "--size", "400", "--queries", "10", "--data-dir", str(data))
+    result = run_json("bench_index", "--size", "400", "--queries", "10", "--data-dir", str(data), "--encoder", "lexical")
     for key in ("dim", "build_seconds", "memory_mb", "latency_ms_p50", "latency_ms_p99", "recall_at_10",
                 "index_type", "gpu"):
         assert key in result, key

@@ -60,7 +60,14 @@ def test_build_indexes_only_approved_tickets(tmp_path, tickets):
     index = build_ticket_index(FakeIntentModel(), tmp_path)
     assert index.ids() == {t.id for t in tickets}
     assert proposal.id not in TicketIndex.load(tmp_path)
+    assert json.loads((tmp_path / "encoder.json").read_text())["kind"] == "base"
+
+
+def test_without_an_intent_model_the_index_uses_the_lexical_encoder(tmp_path, tickets):
+    build_ticket_index(None, tmp_path)
     assert json.loads((tmp_path / "encoder.json").read_text())["kind"] == "lexical"
+    live = LiveIndex.load(tmp_path, None)
+    assert live.search("where is my new card", 1)[0][0] == tickets[1].id
 
 
 def test_a_ticket_approved_after_the_build_is_found_after_a_sync(tmp_path, tickets):

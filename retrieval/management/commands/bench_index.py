@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,25 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _intent_model(directory: Path, data_dir: Path) -> Any:
+    """An exported intent model from `directory`; fine-tuned there first when it holds none.
+
+    The fine-tune is the product's own (training.model.fine_tune from BASE_MODEL_DIR) on
+    BANKING77's train split. Imported here: retrieval modules import neither chat nor
+    training (STYLE.md §5), and only this benchmark needs them.
+    """
+    from chat.intents import IntentModel
+
+    if not (directory / "labels.json").exists():
+        from training.model import fine_tune
+
+        with open(data_dir / "banking77" / "train.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        trained = fine_tune([r["text"] for r in rows], [r["category"] for r in rows], settings.BASE_MODEL_DIR)
+        trained.export(directory)
+    return IntentModel.load(directory)
 
 
 class Command(BaseCommand):
@@ -26,6 +46,19 @@ class Command(BaseCommand):
             default=Path(settings.BASE_DIR).parent / "shared" / "data",
             help="public corpora (banking77/, clinc150/); default ../shared/data",
         )
+        parser.add_argument(
+            "--encoder",
+            choices=["product", "lexical"],
+            default="product",
+            help="product: the ticket encoder a bundle gets (retrieval.encoder.DEFAULT_KIND) over an "
+            "intent model; lexical: the fallback encoder, no TensorFlow",
+        )
+        parser.add_argument(
+            "--intent-dir",
+            type=Path,
+            default=Path(settings.BASE_DIR) / "bench" / "out" / "intent-banking77",
+            help="exported intent model; fine-tuned from BASE_MODEL_DIR on BANKING77 train if absent",
+        )
         parser.add_argument("--queries", type=int, default=1000, help="held-out texts used as queries")
         parser.add_argument("--noise", type=float, default=0.3, help="norm of each perturbation")
         parser.add_argument("--index-type", choices=["flat", "ivf"], default=None, help="default: by size")
@@ -33,8 +66,15 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from retrieval.benchmark import bench_index
+        from retrieval.benchmark import bench_index, product_encoder
 
+        if options["encoder"] == "lexical":
+            factory, name = product_encoder("lexical"), "lexical"
+        else:
+            from retrieval.encoder import DEFAULT_KIND
+
+            intents = _intent_model(options["intent_dir"], options["data_dir"])
+            factory, name = product_encoder(DEFAULT_KIND, intents), DEFAULT_KIND
         sweep = [int(n) for n in options["nprobe_sweep"].split(",") if n.strip()]
         result = bench_index(
             options["size"],
@@ -43,7 +83,9 @@ class Command(BaseCommand):
             noise=options["noise"],
             kind=options["index_type"],
             nprobes=sweep,
+            encoder_factory=factory,
         )
+        result["encoder"] = name
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return

@@ -71,9 +71,9 @@ class Command(BaseCommand):
                 candidates["hybrid"] = lambda texts, intents: HybridEncoder(
                     intent, LexicalEncoder.fit(texts), weight
                 )
-            chosen = DEFAULT_KIND if DEFAULT_KIND in candidates else "lexical"
-            if chosen == "base":
-                chosen = "intent"
+            chosen = {"base": "intent"}.get(DEFAULT_KIND, DEFAULT_KIND)
+            if chosen not in candidates:
+                chosen = "lexical"
             result = evaluate(tickets, queries, candidates, chosen)
         result["intent_model"] = "fine-tuned from BASE_MODEL_DIR on the tickets" if use_intent else "not used"
         if options["json"]:
