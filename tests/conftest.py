@@ -28,6 +28,7 @@ def _isolated(tmp_path, settings):
     from channels.layers import channel_layers
 
     settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain http
     settings.CHANNEL_LAYERS = IN_MEMORY
     channel_layers.backends.clear()
     registry.reset()
