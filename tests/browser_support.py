@@ -59,7 +59,8 @@ class Database:
         if base.startswith(("postgres://", "postgresql://")):
             parts = urlsplit(base)
             self.name = f"browser_{os.getpid()}"
-            self.admin_url = base
+            # CREATE/DROP DATABASE from the maintenance database: the named one may not exist yet.
+            self.admin_url = urlunsplit(parts._replace(path="/postgres"))
             self.url = urlunsplit(parts._replace(path="/" + self.name))
         else:
             self.url = f"sqlite:///{workdir / 'browser.sqlite3'}"
@@ -167,6 +168,21 @@ def chat_server(port: int | None = None) -> Iterator[ChatServer]:
         finally:
             server.stop()
             server.database.drop()
+
+
+_shared: ChatServer | None = None
+
+
+def shared_chat_server(config) -> ChatServer:  # type: ignore[no-untyped-def]
+    """One server for the whole pytest session (migrating a database is the slow part), stopped at its end."""
+    global _shared
+    if _shared is None:
+        context = chat_server()
+        _shared = context.__enter__()
+        config.add_cleanup(lambda: context.__exit__(None, None, None))
+    if not _shared.running:  # a test that stopped it (restart scenarios) and failed midway
+        _shared.start()
+    return _shared
 
 
 HOST_PAGE = """<!doctype html>

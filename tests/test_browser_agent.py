@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import STAFF_PASSWORD, STAFF_USER, HostPages, chat_server, launch_browser
+from tests.browser_support import STAFF_PASSWORD, STAFF_USER, HostPages, launch_browser, shared_chat_server
 from tests.conftest import services_required
 
 pytestmark = pytest.mark.browser
@@ -19,11 +19,10 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(request):
     if not Path("/usr/bin/chromium").exists() and not services_required():
         pytest.skip("Chromium is not installed (make browser-deps)")
-    with chat_server() as live:
-        yield live
+    return shared_chat_server(request.config)
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +91,9 @@ def test_a_customer_who_asks_for_a_person_gets_an_agent_who_replies_live(new_pag
     agent = new_page()
     sign_in(agent, server)
     expect(agent).to_have_url(f"{server.url}/agent/")
-    waiting = agent.locator(".queue-item[data-status='waiting']")
+    waiting = agent.locator(".queue-item[data-status='waiting']").filter(has_text="customer asked")
     expect(waiting).to_have_count(1)
-    expect(waiting).to_contain_text("customer asked")
+    conversation = waiting.get_attribute("data-conversation")
     waiting.click()
     expect(agent.get_by_role("log")).to_contain_text("My parcel arrived broken")
 
@@ -131,7 +130,7 @@ def test_a_customer_who_asks_for_a_person_gets_an_agent_who_replies_live(new_pag
     agent.get_by_label("Resolution").fill("Sent a replacement parcel.")
     agent.get_by_role("button", name="Close conversation").click()
     expect(chat.get_by_role("log")).to_contain_text("This conversation was closed.")
-    expect(agent.locator(".queue-item")).to_have_count(0)
+    expect(agent.locator(f".queue-item[data-conversation='{conversation}']")).to_have_count(0)
     proposed = server.shell(
         "from retrieval.models import Ticket; print(Ticket.objects.filter(resolution='Sent a replacement parcel.').count())"
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import HostPages, chat_server, launch_browser
+from tests.browser_support import HostPages, launch_browser, shared_chat_server
 from tests.conftest import services_required
 
 pytestmark = pytest.mark.browser
@@ -24,11 +24,10 @@ BOT_REPLIES = ".from-bot:not(.is-greeting)"
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(request):
     if not Path("/usr/bin/chromium").exists() and not services_required():
         pytest.skip("Chromium is not installed (make browser-deps)")
-    with chat_server() as live:
-        yield live
+    return shared_chat_server(request.config)
 
 
 @pytest.fixture(scope="module")
