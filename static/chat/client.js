@@ -226,6 +226,7 @@ export function mountChat(root, options = {}) {
       }
       if (frame.greeting !== undefined) greeting(frame.greeting);
       setStatus(frame.status);
+      if (frame.status === "waiting" && frame.offer_email && emailCard.hidden) showEmailForm();
     },
     ack({ client_id: clientId, seq }) {
       const node = state.byClient.get(clientId);
