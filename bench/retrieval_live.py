@@ -27,6 +27,11 @@ NEW_QUESTION = "my replacement card was delivered to my old address by mistake"
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickets", default=str(ROOT.parent / "shared" / "data" / "banking77" / "train.csv"))
+    parser.add_argument(
+        "--intent-dir",
+        default=str(ROOT / "bench" / "out" / "intent-banking77"),
+        help="exported intent model (as bench_index caches it); the lexical encoder when absent",
+    )
     args = parser.parse_args()
     workspace = Path(tempfile.mkdtemp(prefix="retrieval-live-"))
     env = {
@@ -52,10 +57,15 @@ def main() -> None:
 
     from retrieval.ingest import LiveIndex, build_ticket_index
 
+    intents = None
+    if (Path(args.intent_dir) / "labels.json").exists():
+        from chat.intents import IntentModel
+
+        intents = IntentModel.load(Path(args.intent_dir))
     started = time.perf_counter()
-    build_ticket_index(None, workspace / "index")
+    build_ticket_index(intents, workspace / "index")
     build_seconds = time.perf_counter() - started
-    live = LiveIndex.load(workspace / "index", None)
+    live = LiveIndex.load(workspace / "index", intents)
     live.search("warm-up", 1)
 
     new_csv = workspace / "new.csv"
@@ -75,6 +85,7 @@ def main() -> None:
         time.sleep(0.1)
     print(json.dumps({
         "tickets": len(live) - (1 if seen_after else 0),
+        "encoder": "intent" if intents is not None else "lexical",
         "build_seconds": round(build_seconds, 1),
         "poll_seconds": settings.BUNDLE_POLL_SECONDS,
         "seconds_until_found": None if seen_after is None else round(seen_after, 2),

@@ -67,15 +67,23 @@ def build_ticket_index(
     """
     started = timezone.now()
     rows = list(
-        Ticket.objects.filter(status=Ticket.Status.APPROVED).order_by("id").values_list("id", "question")
+        Ticket.objects.filter(status=Ticket.Status.APPROVED)
+        .order_by("id")
+        .values_list("id", "question", "updated")
     )
-    texts = [index_text(question) for _, question in rows]
+    texts = [index_text(question) for _, question, _ in rows]
     ticket_encoder, description = fit_ticket_encoder(texts + list(fit_texts or []), encoder, encoder_kind)
     vectors = embed_all(ticket_encoder, texts)
     index = TicketIndex.build(
-        [ticket_id for ticket_id, _ in rows], vectors, dim=ticket_encoder.dim, kind=index_kind
+        [ticket_id for ticket_id, _, _ in rows], vectors, dim=ticket_encoder.dim, kind=index_kind
     )
     index.meta["synced_until"] = started.isoformat()
+    # Stamps of what the first sync will re-read, so that it re-embeds only tickets edited since.
+    index.meta["recent"] = {
+        str(ticket_id): updated.isoformat()
+        for ticket_id, _, updated in rows
+        if updated >= started - SYNC_OVERLAP
+    }
     index.save(Path(directory))
     save_ticket_encoder(ticket_encoder, description, Path(directory))
     return index

@@ -142,3 +142,13 @@ def test_a_bundle_published_without_an_index_still_finds_new_approvals(tmp_path,
     bundle = LoadedBundle(tmp_path)
     new = approved("the app crashes when I open the statements page")
     assert bundle.search("the app crashes when I open the statements page", 1)[0].ticket_id == new.id
+
+
+def test_a_question_edited_after_the_build_is_embedded_again(tmp_path, tickets):
+    index = build_ticket_index(None, tmp_path)
+    encoder = LiveIndex.load(tmp_path, None).encoder
+    assert sync(index, encoder).added == 0
+    tickets[0].question = "the app crashes when I open the statements page"
+    tickets[0].save()
+    assert sync(index, encoder).added == 1
+    assert index.search(encoder.embed([tickets[0].question]), 1)[0][0] == tickets[0].id
