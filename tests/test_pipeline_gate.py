@@ -31,6 +31,14 @@ def test_noise_on_a_small_evaluation_set_does_not_block_a_retrain(settings):
     assert allowed_drop(0.9, 100_000) == pytest.approx(0.02)
 
 
+def test_macro_f1_is_not_judged_on_a_few_examples_per_intent(settings):
+    settings.RETRAIN_GATE_TOLERANCE = 0.02
+    few = {"per_intent": {f"i{k}": 1.0 for k in range(16)}}
+    active = {"heldout": {**scores(0.78, 0.74, n=50), **few}, "regression": scores(None, None, 0)}
+    candidate = {"heldout": {**scores(0.78, 0.65, n=50), **few}, "regression": scores(None, None, 0)}
+    assert gate(candidate, active)[0]
+
+
 def test_the_held_out_split_is_stable_between_runs():
     texts = [f"example {i}" for i in range(200)]
     intents = ["a"] * 100 + ["b"] * 100

@@ -33,7 +33,7 @@ class Customer:
     """A websocket customer that follows the protocol (ack, then the bot's answer)."""
 
     def __init__(self, url: str) -> None:
-        self.ws = connect(url, open_timeout=10)
+        self.ws = connect(url, open_timeout=10)  # noqa: SIM115 (kept open across asks)
         hello = json.loads(self.ws.recv(timeout=10))
         assert hello["type"] == "conversation"
         self.id = hello["id"]
@@ -107,10 +107,10 @@ def test_labelled_examples_retrain_on_the_worker_and_hot_swap_into_open_sessions
     assert before["model_version"] == first and before.get("intent") != "loyalty_points"
 
     # Customers ask; a curator labels their messages in the review queue, one click each.
-    asker = Customer(stack.ws_url(1))
-    for text in LOYALTY_EXAMPLES:
+    for text in LOYALTY_EXAMPLES:  # different customers (one may be handed to a person)
+        asker = Customer(stack.ws_url(1))
         asker.ask(text)
-    asker.close()
+        asker.close()
     staff = Staff(stack.url(0).rstrip("/"), "curator", "curate-me-123")
     ids = [row[0] for row in stack.sql(
         "SELECT id FROM chat_message WHERE sender = 'customer' AND text IN (%s)" % ",".join(["%s"] * len(LOYALTY_EXAMPLES)),

@@ -178,6 +178,11 @@ def gate(candidate: dict[str, Any], active: dict[str, Any] | None) -> tuple[bool
             new, old = candidate[split_name][metric], active[split_name][metric]
             if new is None or old is None:
                 continue
+            n_classes = len(candidate[split_name].get("per_intent") or {}) or 1
+            if metric == "macro_f1" and candidate[split_name]["n"] < 10 * n_classes:
+                # With a handful of examples per intent, one answer swings macro-F1 by many
+                # points: judge small bots on accuracy alone.
+                continue
             margin = allowed_drop(old, candidate[split_name]["n"])
             if new < old - margin:
                 return False, f"{split_name} {metric} {new} is worse than the active model's {old} (margin {margin:.3f})"
