@@ -86,6 +86,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "id": str(self.conversation.public_id),
                 "token": self.conversation.token,
                 "status": self.conversation.status,
+                "offer_email": self.conversation.status == Conversation.Status.WAITING
+                and await database_sync_to_async(handoff.offer_email)(self.conversation),
                 "protocol": PROTOCOL_VERSION,
                 "greeting": site.greeting,
                 "site": {"name": site.name, "color": site.color, "position": site.position, "language": site.language},
@@ -197,11 +199,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_email(self, frame: dict[str, Any]) -> None:
         email = frame.get("email")
-        if not isinstance(email, str) or not await database_sync_to_async(handoff.leave_email)(
-            self.conversation.pk, email
-        ):
+        reply = await database_sync_to_async(handoff.leave_email)(self.conversation.pk, email) if isinstance(
+            email, str) else None
+        if reply is None:
             raise FrameError("invalid_email", "that does not look like an email address")
         await self.send_json({"type": "email", "saved": True})
+        await self.deliver(reply)
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
         if self.has_peers:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from chat.markup import answer_text, sanitize_answer
 from chat.models import Conversation, Message, Site, Visitor
 
 HISTORY_LIMIT = 500
@@ -144,6 +145,10 @@ def message_frame(message: Message) -> dict[str, Any]:
             suggestions=message.suggestions or [],
             model_version=message.model_version,
         )
+        if message.source == Message.Source.ANSWER:
+            # Curated answers may hold a small safe HTML subset: `html` for the widget, plain `text` for the rest.
+            frame["html"] = sanitize_answer(message.text)
+            frame["text"] = answer_text(message.text)
         if message.feedback:
             frame["feedback"] = message.feedback
     if message.sender == Message.Sender.AGENT and message.agent_id:

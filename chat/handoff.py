@@ -39,6 +39,11 @@ def agents_online() -> int:
     return AgentPresence.objects.filter(last_seen__gte=cutoff).values("user").distinct().count()
 
 
+def offer_email(conversation: Conversation) -> bool:
+    """A waiting customer with nobody online to take the chat may leave an email instead."""
+    return conversation.status == Status.WAITING and not agents_online()
+
+
 def queue_position(conversation: Conversation) -> int:
     return Conversation.objects.filter(
         status=Status.WAITING, waiting_since__lte=conversation.waiting_since
@@ -78,15 +83,15 @@ def request(conversation_id: int, reason: str) -> Reply:
                  offer_email=not online)
 
 
-def leave_email(conversation_id: int, email: str) -> bool:
+def leave_email(conversation_id: int, email: str) -> Reply | None:
+    """Keep the customer's email for an agent to answer later; None when it is not an email."""
     email = email.strip()
     if not EMAIL.match(email) or len(email) > 254:
-        return False
+        return None
     conversation = Conversation.objects.select_related("visitor").get(pk=conversation_id)
     conversation.visitor.email = email
     conversation.visitor.save(update_fields=["email"])
-    _system(conversation_id, "Thanks, we'll reply to your email.")
-    return True
+    return Reply(messages=[_system(conversation_id, "Thanks, we'll reply to your email.")])
 
 
 def join(conversation_id: int, agent: User) -> Reply:
