@@ -48,10 +48,10 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--encoder",
-            choices=["product", "lexical"],
+            choices=["product", "base", "hybrid", "lexical"],
             default="product",
             help="product: the ticket encoder a bundle gets (retrieval.encoder.DEFAULT_KIND) over an "
-            "intent model; lexical: the fallback encoder, no TensorFlow",
+            "intent model; base/hybrid: that kind over it; lexical: the fallback, no TensorFlow",
         )
         parser.add_argument(
             "--intent-dir",
@@ -74,7 +74,8 @@ class Command(BaseCommand):
             from retrieval.encoder import DEFAULT_KIND
 
             intents = _intent_model(options["intent_dir"], options["data_dir"])
-            factory, name = product_encoder(DEFAULT_KIND, intents), DEFAULT_KIND
+            name = DEFAULT_KIND if options["encoder"] == "product" else options["encoder"]
+            factory = product_encoder(name, intents)
         sweep = [int(n) for n in options["nprobe_sweep"].split(",") if n.strip()]
         result = bench_index(
             options["size"],
