@@ -46,7 +46,54 @@ class FrameError(Exception):
         self.detail = detail
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class FrameConsumer(AsyncWebsocketConsumer):
+    """JSON frames in and out; each frame goes to the handler named by its type."""
+
+    handlers: dict[str, Any] = {}
+
+    async def send_json(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.ready():
+            return
+        try:
+            frame = self.parse(text_data, bytes_data)
+            handler = self.handlers.get(frame.get("type"))
+            if handler is None:
+                raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}")
+            await handler(self, frame)
+        except (FrameError, handoff.HandoffError) as exc:
+            await self.send_json({"type": "error", "code": exc.code, "detail": exc.detail, **self.echo_ids(text_data)})
+
+    def ready(self) -> bool:
+        return True
+
+    @staticmethod
+    def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+        if text_data is None:
+            raise FrameError("binary_not_supported", "frames must be JSON text")
+        if len(text_data) > settings.CHAT_MAX_FRAME_BYTES:
+            raise FrameError("frame_too_large", f"frames are limited to {settings.CHAT_MAX_FRAME_BYTES} characters")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise FrameError("bad_json", "frame is not valid JSON") from None
+        if not isinstance(frame, dict):
+            raise FrameError("bad_frame", "frame must be a JSON object")
+        return frame
+
+    @staticmethod
+    def echo_ids(text_data: str | None) -> dict[str, Any]:
+        """Repeat the frame's client_id in an error so the client knows which message failed."""
+        try:
+            client_id = json.loads(text_data or "").get("client_id")
+        except (ValueError, AttributeError):
+            return {}
+        return {"client_id": client_id} if isinstance(client_id, str) and CLIENT_ID.match(client_id) else {}
+
+
+class ChatConsumer(FrameConsumer):
     conversation: Conversation | None = None
     ip: str | None = None
 
@@ -102,6 +149,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_send(self.group, {"type": "peer.hello", "channel": self.channel_name})
 
     async def refuse(self, code: int, error: str, detail: str) -> None:
+        """Explain the refusal in a frame, then close with an application code."""
         await self.send_json({"type": "error", "code": error, "detail": detail})
         await self.close(code=code)
 
@@ -112,46 +160,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.conversation is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def send_json(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
-
-    async def error(self, code: str, detail: str, **extra: Any) -> None:
-        await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.conversation is None:
-            return
-        try:
-            frame = self.parse(text_data, bytes_data)
-            handler = self.handlers.get(frame.get("type"))
-            if handler is None:
-                raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}")
-            await handler(self, frame)
-        except FrameError as exc:
-            await self.error(exc.code, exc.detail, **self.echo_ids(text_data))
-
-    @staticmethod
-    def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
-        if text_data is None:
-            raise FrameError("binary_not_supported", "frames must be JSON text")
-        if len(text_data) > settings.CHAT_MAX_FRAME_BYTES:
-            raise FrameError("frame_too_large", f"frames are limited to {settings.CHAT_MAX_FRAME_BYTES} characters")
-        try:
-            frame = json.loads(text_data)
-        except ValueError:
-            raise FrameError("bad_json", "frame is not valid JSON") from None
-        if not isinstance(frame, dict):
-            raise FrameError("bad_frame", "frame must be a JSON object")
-        return frame
-
-    @staticmethod
-    def echo_ids(text_data: str | None) -> dict[str, Any]:
-        """Repeat the frame's client_id in an error so the client knows which message failed."""
-        try:
-            client_id = json.loads(text_data or "").get("client_id")
-        except (ValueError, AttributeError):
-            return {}
-        return {"client_id": client_id} if isinstance(client_id, str) and CLIENT_ID.match(client_id) else {}
+    def ready(self) -> bool:
+        return self.conversation is not None
 
     # Frame handlers, chosen by type.
 
@@ -267,7 +277,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.has_peers = True
 
 
-class AgentConsumer(AsyncWebsocketConsumer):
+class AgentConsumer(FrameConsumer):
     """The agent console socket: staff only, session-authenticated, same-origin only."""
 
     user: Any = None
@@ -299,21 +309,6 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self.deliver(str(conversation.public_id), reply)
         if requeued:
             await handoff.notify_queue(self.channel_layer)
-
-    async def send_json(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            frame = ChatConsumer.parse(text_data, bytes_data)
-            handler = self.handlers.get(frame.get("type"))
-            if handler is None:
-                raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}")
-            await handler(self, frame)
-        except FrameError as exc:
-            await self.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
-        except handoff.HandoffError as exc:
-            await self.send_json({"type": "error", "code": "not_allowed", "detail": str(exc)})
 
     async def conversation_id(self, frame: dict[str, Any]) -> tuple[str, int]:
         public_id = frame.get("conversation")

@@ -33,6 +33,12 @@ Status = Conversation.Status
 class HandoffError(Exception):
     """An agent action that the conversation's state does not allow."""
 
+    code = "not_allowed"
+
+    @property
+    def detail(self) -> str:
+        return str(self)
+
 
 def agents_online() -> int:
     cutoff = timezone.now() - PRESENCE_TTL
