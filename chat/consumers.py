@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import conversations, handoff, replies
-from chat.conversations import Reply
+from chat.conversations import Reply, storable
 from chat.limits import RateLimiter, per_ip
 from chat.models import Conversation
 
@@ -59,7 +59,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
             return
         try:
             frame = self.parse(text_data, bytes_data)
-            handler = self.handlers.get(frame.get("type"))
+            kind = frame.get("type")
+            handler = self.handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
                 raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}")
             await handler(self, frame)
@@ -77,7 +78,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
             raise FrameError("frame_too_large", f"frames are limited to {settings.CHAT_MAX_FRAME_BYTES} characters")
         try:
             frame = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             raise FrameError("bad_json", "frame is not valid JSON") from None
         if not isinstance(frame, dict):
             raise FrameError("bad_frame", "frame must be a JSON object")
@@ -88,7 +89,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         """Repeat the frame's client_id in an error so the client knows which message failed."""
         try:
             client_id = json.loads(text_data or "").get("client_id")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return {}
         return {"client_id": client_id} if isinstance(client_id, str) and CLIENT_ID.match(client_id) else {}
 
@@ -175,6 +176,8 @@ class ChatConsumer(FrameConsumer):
         text = text.strip()
         if not text:
             raise FrameError("empty_text", "text is empty")
+        if not storable(text):
+            raise FrameError("invalid_text", "text contains characters that cannot be stored (NUL or lone surrogates)")
         if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
             raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
         if not self.limiter.allow() or not per_ip.allow_message(self.ip or "", settings.CHAT_RATE_PER_IP_PER_MINUTE):
@@ -195,7 +198,8 @@ class ChatConsumer(FrameConsumer):
             await self.deliver(reply)
 
     async def on_handoff(self, frame: dict[str, Any]) -> None:
-        reason = frame.get("reason") if isinstance(frame.get("reason"), str) else "customer asked"
+        reason = frame.get("reason")
+        reason = reason if isinstance(reason, str) and storable(reason) else "customer asked"
         await self.deliver(await database_sync_to_async(handoff.request)(self.conversation.pk, reason[:200]))
 
     async def on_feedback(self, frame: dict[str, Any]) -> None:
@@ -210,7 +214,7 @@ class ChatConsumer(FrameConsumer):
     async def on_email(self, frame: dict[str, Any]) -> None:
         email = frame.get("email")
         reply = await database_sync_to_async(handoff.leave_email)(self.conversation.pk, email) if isinstance(
-            email, str) else None
+            email, str) and storable(email) else None
         if reply is None:
             raise FrameError("invalid_email", "that does not look like an email address")
         await self.send_json({"type": "email", "saved": True})
@@ -344,6 +348,8 @@ class AgentConsumer(FrameConsumer):
         text = frame.get("text")
         if not isinstance(text, str) or not text.strip():
             raise FrameError("empty_text", "text is empty")
+        if not storable(text):
+            raise FrameError("invalid_text", "text contains characters that cannot be stored (NUL or lone surrogates)")
         if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
             raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
         await self.watch(public_id, pk)
@@ -359,7 +365,9 @@ class AgentConsumer(FrameConsumer):
 
     async def on_close(self, frame: dict[str, Any]) -> None:
         public_id, pk = await self.conversation_id(frame)
-        resolution = frame.get("resolution") if isinstance(frame.get("resolution"), str) else ""
+        resolution = frame.get("resolution")
+        if not isinstance(resolution, str) or not storable(resolution):
+            resolution = ""
         await self.deliver(public_id, await database_sync_to_async(handoff.close)(pk, self.user, resolution))
         await handoff.notify_queue(self.channel_layer)
 

@@ -40,6 +40,17 @@ def origin_allowed(site: Site, origin: str | None, host: str | None) -> bool:
     return any(fnmatch.fnmatchcase(origin, pattern.rstrip("/").lower()) for pattern in site.origin_list())
 
 
+def storable(text: str) -> bool:
+    """Whether every database can store the text: no NUL, no lone UTF-16 surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def open_conversation(site: Site, token: str | None) -> tuple[Conversation, bool]:
     """Resume the conversation with this token on this site, or start a new one."""
     if token:

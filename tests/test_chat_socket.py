@@ -216,3 +216,23 @@ async def test_other_tabs_of_the_conversation_see_messages_with_their_client_id(
     assert bot["sender"] == "bot"
     await first.disconnect()
     await second.disconnect()
+
+
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ('{"type": []}', "unknown_type"),
+        ("[" * 5000 + "]" * 5000, "bad_json"),
+        ('{"type": "message", "client_id": "nul-1", "text": "a\\u0000b"}', "invalid_text"),
+        ('{"type": "message", "client_id": "sur-1", "text": "\\ud800"}', "invalid_text"),
+    ],
+)
+async def test_hostile_frames_get_an_error_and_nothing_is_stored(site, fake_bundle, raw, code):
+    ws = chat_communicator()
+    await connect(ws)
+    await ws.send_to(text_data=raw)
+    assert (await ws.receive_json_from())["code"] == code
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from() == {"type": "pong"}
+    await ws.disconnect()
+    assert not await database_sync_to_async(Message.objects.exists)()
