@@ -253,7 +253,8 @@ def summarize_profile(path: Path, top: int = 20) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def run_echo(args: argparse.Namespace) -> dict[str, Any]:
