@@ -8,13 +8,15 @@ neither touches the ticket table or any bundle.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import re
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,30 @@ from retrieval.encoder import DEFAULT_KIND, Encoder, fit_ticket_encoder
 from retrieval.index import TicketIndex, gpu_count, use_one_thread, use_threads
 
 EncoderFactory = Callable[[list[str], list[str]], Encoder]
+
+
+@contextlib.contextmanager
+def native_logs_captured() -> Iterator[None]:
+    """Hold back what native libraries write to stderr (TensorFlow, TFLite); replay it on error.
+
+    TensorFlow prints start-up lines from C++ before TF_CPP_MIN_LOG_LEVEL applies, so the
+    environment variable alone does not keep a --json command quiet.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 @dataclass(frozen=True)

@@ -66,14 +66,16 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from retrieval.benchmark import bench_index, product_encoder
+        from retrieval.benchmark import bench_index, native_logs_captured, product_encoder
 
         if options["encoder"] == "lexical":
             factory, name = product_encoder("lexical"), "lexical"
         else:
             from retrieval.encoder import DEFAULT_KIND
 
-            intents = _intent_model(options["intent_dir"], options["data_dir"])
+            with native_logs_captured():
+                intents = _intent_model(options["intent_dir"], options["data_dir"])
+                intents.embed(["warm-up"])  # TFLite announces its delegate on the first call
             name = DEFAULT_KIND if options["encoder"] == "product" else options["encoder"]
             factory = product_encoder(name, intents)
         sweep = [int(n) for n in options["nprobe_sweep"].split(",") if n.strip()]

@@ -53,7 +53,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from retrieval.benchmark import evaluate, product_encoder, read_labelled_csv
+        from retrieval.benchmark import evaluate, native_logs_captured, product_encoder, read_labelled_csv
         from retrieval.encoder import DEFAULT_KIND, DEFAULT_LEXICAL_WEIGHT, HybridEncoder, LexicalEncoder
 
         try:
@@ -66,7 +66,9 @@ class Command(BaseCommand):
             candidates: dict[str, Any] = {"lexical": product_encoder("lexical")}
             use_intent = options["intent_model"] == "auto" and (Path(settings.BASE_MODEL_DIR)).is_dir()
             if use_intent:
-                intent = _fine_tuned_intent_encoder(tickets.texts, tickets.intents, Path(workspace))
+                with native_logs_captured():
+                    intent = _fine_tuned_intent_encoder(tickets.texts, tickets.intents, Path(workspace))
+                    intent.embed(["warm-up"])  # TFLite announces its delegate on the first call
                 candidates["intent"] = lambda texts, intents: intent
                 candidates["hybrid"] = lambda texts, intents: HybridEncoder(
                     intent, LexicalEncoder.fit(texts), weight
