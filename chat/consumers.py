@@ -14,6 +14,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
+import functools
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -24,6 +26,11 @@ from chat.limits import RateLimiter, per_ip
 from chat.models import Conversation
 
 log = logging.getLogger(__name__)
+
+# Database work runs on a thread pool, not Channels' default single thread per process: with
+# one thread every conversation's queries queue behind each other (69% of server time in
+# py-spy under 200 sockets). Each pool thread keeps its own connection (CONN_MAX_AGE).
+db = functools.partial(database_sync_to_async, thread_sensitive=False)
 
 PROTOCOL_VERSION = 1
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -109,7 +116,7 @@ class ChatConsumer(FrameConsumer):
             return await self.refuse(
                 CLOSE_PROTOCOL, "unsupported_protocol", f"protocol {version!r} unsupported; use {PROTOCOL_VERSION}"
             )
-        site = await database_sync_to_async(conversations.find_site)(params.get("site", ""))
+        site = await db(conversations.find_site)(params.get("site", ""))
         if site is None:
             return await self.refuse(CLOSE_UNKNOWN_SITE, "unknown_site", "no active site has this key")
         if not conversations.origin_allowed(site, headers.get("origin"), headers.get("host")):
@@ -123,7 +130,7 @@ class ChatConsumer(FrameConsumer):
             )
         self.limiter = RateLimiter(settings.CHAT_RATE_PER_MINUTE)
         self.has_peers = False
-        self.conversation, _ = await database_sync_to_async(conversations.open_conversation)(
+        self.conversation, _ = await db(conversations.open_conversation)(
             site, params.get("token")
         )
         self.group = conversation_group(self.conversation.public_id)
@@ -135,7 +142,7 @@ class ChatConsumer(FrameConsumer):
                 "token": self.conversation.token,
                 "status": self.conversation.status,
                 "offer_email": self.conversation.status == Conversation.Status.WAITING
-                and await database_sync_to_async(handoff.offer_email)(self.conversation),
+                and await db(handoff.offer_email)(self.conversation),
                 "protocol": PROTOCOL_VERSION,
                 "greeting": site.greeting,
                 "site": {"name": site.name, "color": site.color, "position": site.position, "language": site.language},
@@ -145,8 +152,8 @@ class ChatConsumer(FrameConsumer):
             after = max(0, int(params.get("after", "0")))
         except ValueError:
             after = 0
-        for message in await database_sync_to_async(conversations.history)(self.conversation.pk, after):
-            await self.send_json(await database_sync_to_async(conversations.message_frame)(message))
+        for message in await db(conversations.history)(self.conversation.pk, after):
+            await self.send_json(conversations.message_frame(message))
         await self.channel_layer.group_send(self.group, {"type": "peer.hello", "channel": self.channel_name})
 
     async def refuse(self, code: int, error: str, detail: str) -> None:
@@ -182,7 +189,7 @@ class ChatConsumer(FrameConsumer):
             raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
         if not self.limiter.allow() or not per_ip.allow_message(self.ip or "", settings.CHAT_RATE_PER_IP_PER_MINUTE):
             raise FrameError("rate_limited", "too many messages; wait a moment and send again")
-        received = await database_sync_to_async(conversations.receive_customer_message)(
+        received = await db(conversations.receive_customer_message)(
             self.conversation.pk, client_id, text
         )
         message = received.message
@@ -194,26 +201,26 @@ class ChatConsumer(FrameConsumer):
                 await handoff.notify_queue(self.channel_layer)
         if received.needs_reply:
             await self.send_json({"type": "typing", "sender": "bot", "state": True})
-            reply = await database_sync_to_async(replies.respond)(self.conversation.pk, message.text)
+            reply = await db(replies.respond)(self.conversation.pk, message.text)
             await self.deliver(reply)
 
     async def on_handoff(self, frame: dict[str, Any]) -> None:
         reason = frame.get("reason")
         reason = reason if isinstance(reason, str) and storable(reason) else "customer asked"
-        await self.deliver(await database_sync_to_async(handoff.request)(self.conversation.pk, reason[:200]))
+        await self.deliver(await db(handoff.request)(self.conversation.pk, reason[:200]))
 
     async def on_feedback(self, frame: dict[str, Any]) -> None:
         seq, value = frame.get("seq"), frame.get("value")
         if not isinstance(seq, int) or isinstance(seq, bool) or value not in ("up", "down"):
             raise FrameError("invalid_feedback", 'feedback needs an integer seq and value "up" or "down"')
-        message = await database_sync_to_async(conversations.set_feedback)(self.conversation.pk, seq, value)
+        message = await db(conversations.set_feedback)(self.conversation.pk, seq, value)
         if message is None:
             raise FrameError("unknown_message", f"no bot message with seq {seq}")
         await self.send_json({"type": "feedback", "seq": seq, "value": value})
 
     async def on_email(self, frame: dict[str, Any]) -> None:
         email = frame.get("email")
-        reply = await database_sync_to_async(handoff.leave_email)(self.conversation.pk, email) if isinstance(
+        reply = await db(handoff.leave_email)(self.conversation.pk, email) if isinstance(
             email, str) and storable(email) else None
         if reply is None:
             raise FrameError("invalid_email", "that does not look like an email address")
@@ -248,7 +255,7 @@ class ChatConsumer(FrameConsumer):
             await self.send_json(status)
             await self.broadcast(status)
         for message in reply.messages:
-            frame = await database_sync_to_async(conversations.message_frame)(message)
+            frame = conversations.message_frame(message)
             await self.send_json(frame)
             await self.broadcast(frame)
         if reply.handoff:
@@ -298,7 +305,7 @@ class AgentConsumer(FrameConsumer):
         self.user = user
         self.joined: dict[str, int] = {}
         await self.accept()
-        await database_sync_to_async(handoff.agent_connected)(self.channel_name, user)
+        await db(handoff.agent_connected)(self.channel_name, user)
         await self.channel_layer.group_add(handoff.AGENTS_GROUP, self.channel_name)
         await self.send_queue()
 
@@ -308,7 +315,7 @@ class AgentConsumer(FrameConsumer):
         await self.channel_layer.group_discard(handoff.AGENTS_GROUP, self.channel_name)
         for public_id in self.joined:
             await self.channel_layer.group_discard(conversation_group(public_id), self.channel_name)
-        requeued = await database_sync_to_async(handoff.agent_disconnected)(self.channel_name, self.user)
+        requeued = await db(handoff.agent_disconnected)(self.channel_name, self.user)
         for conversation, reply in requeued:
             await self.deliver(str(conversation.public_id), reply)
         if requeued:
@@ -316,7 +323,7 @@ class AgentConsumer(FrameConsumer):
 
     async def conversation_id(self, frame: dict[str, Any]) -> tuple[str, int]:
         public_id = frame.get("conversation")
-        pk = await database_sync_to_async(handoff.find_conversation)(public_id)
+        pk = await db(handoff.find_conversation)(public_id)
         if pk is None:
             raise FrameError("unknown_conversation", "no conversation with this id")
         return str(public_id), pk
@@ -334,13 +341,13 @@ class AgentConsumer(FrameConsumer):
         """Watch a conversation live without taking it over."""
         public_id, pk = await self.conversation_id(frame)
         await self.watch(public_id, pk)
-        messages = await database_sync_to_async(handoff.history_frames)(pk)
+        messages = await db(handoff.history_frames)(pk)
         await self.send_json({"type": "history", "conversation": public_id, "messages": messages})
 
     async def on_join(self, frame: dict[str, Any]) -> None:
         public_id, pk = await self.conversation_id(frame)
         await self.on_open(frame)
-        await self.deliver(public_id, await database_sync_to_async(handoff.join)(pk, self.user))
+        await self.deliver(public_id, await db(handoff.join)(pk, self.user))
         await handoff.notify_queue(self.channel_layer)
 
     async def on_message(self, frame: dict[str, Any]) -> None:
@@ -353,14 +360,14 @@ class AgentConsumer(FrameConsumer):
         if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
             raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
         await self.watch(public_id, pk)
-        reply = await database_sync_to_async(handoff.agent_message)(pk, self.user, text.strip())
+        reply = await db(handoff.agent_message)(pk, self.user, text.strip())
         await self.deliver(public_id, reply)
         if reply.status:
             await handoff.notify_queue(self.channel_layer)
 
     async def on_release(self, frame: dict[str, Any]) -> None:
         public_id, pk = await self.conversation_id(frame)
-        await self.deliver(public_id, await database_sync_to_async(handoff.release)(pk, self.user))
+        await self.deliver(public_id, await db(handoff.release)(pk, self.user))
         await handoff.notify_queue(self.channel_layer)
 
     async def on_close(self, frame: dict[str, Any]) -> None:
@@ -368,7 +375,7 @@ class AgentConsumer(FrameConsumer):
         resolution = frame.get("resolution")
         if not isinstance(resolution, str) or not storable(resolution):
             resolution = ""
-        await self.deliver(public_id, await database_sync_to_async(handoff.close)(pk, self.user, resolution))
+        await self.deliver(public_id, await db(handoff.close)(pk, self.user, resolution))
         await handoff.notify_queue(self.channel_layer)
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
@@ -381,7 +388,7 @@ class AgentConsumer(FrameConsumer):
         )
 
     async def on_ping(self, frame: dict[str, Any]) -> None:
-        await database_sync_to_async(handoff.agent_connected)(self.channel_name, self.user)
+        await db(handoff.agent_connected)(self.channel_name, self.user)
         await self.send_json({"type": "pong"})
 
     async def on_queue(self, frame: dict[str, Any]) -> None:
@@ -405,15 +412,15 @@ class AgentConsumer(FrameConsumer):
         if reply.status:
             frames.append({"type": "status", "status": reply.status, "offer_email": reply.offer_email})
         for message in reply.messages:
-            frames.append(await database_sync_to_async(conversations.message_frame)(message))
+            frames.append(conversations.message_frame(message))
         for frame in frames:
             frame["conversation"] = public_id
             await self.channel_layer.group_send(group, {"type": "chat.frame", "frame": frame, "origin": self.channel_name})
             await self.send_json(frame)
 
     async def send_queue(self) -> None:
-        rows = await database_sync_to_async(handoff.queue)()
-        online = await database_sync_to_async(handoff.agents_online)()
+        rows = await db(handoff.queue)()
+        online = await db(handoff.agents_online)()
         await self.send_json({"type": "queue", "conversations": rows, "agents_online": online})
 
     # Channel-layer events.

@@ -62,7 +62,9 @@ def open_conversation(site: Site, token: str | None) -> tuple[Conversation, bool
 
 
 def history(conversation_id: int, after: int = 0) -> list[Message]:
-    messages = Message.objects.filter(conversation_id=conversation_id, seq__gt=after).order_by("-seq")
+    messages = (
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=after).select_related("agent").order_by("-seq")
+    )
     return list(reversed(messages[:HISTORY_LIMIT]))
 
 
@@ -138,7 +140,7 @@ def set_feedback(conversation_id: int, seq: int, value: str) -> Message | None:
 
 
 def message_frame(message: Message) -> dict[str, Any]:
-    """The protocol's representation of a stored message."""
+    """The protocol's representation of a stored message (no query: agents come with the message)."""
     frame: dict[str, Any] = {
         "type": "message",
         "seq": message.seq,

@@ -22,6 +22,15 @@ def services_required() -> bool:
     return os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    """Close connections after each call in tests: pool threads that kept theirs would stop the
+    test database from being dropped at the end of the run."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, settings):
     """Every test gets its own artifacts dir, the in-memory layer, and a fresh registry."""
