@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import unicodedata
 import zlib
 from dataclasses import dataclass
@@ -197,6 +198,11 @@ class IntentModel:
         self.thresholds = thresholds
         self._interpreter = interpreter
         self._runner = interpreter.get_signature_runner("serve")
+        # A TFLite interpreter is not thread-safe, and web processes answer from a thread pool.
+        # The lock also guards a one-entry memo: the reply policy asks for the intent and then
+        # for the embedding of the same text, which is one inference, not two.
+        self._lock = threading.Lock()
+        self._last: tuple[str, dict[str, np.ndarray]] | None = None
         details = self._runner.get_output_details()
         self.dim = int(details["embedding"]["shape"][-1])
 
@@ -217,8 +223,15 @@ class IntentModel:
         return cls(interpreter, preprocessor, labels["labels"], labels["oos_index"], thresholds)
 
     def _run(self, text: str) -> dict[str, np.ndarray]:
+        last = self._last
+        if last is not None and last[0] == text:
+            return last[1]
         words, subwords, bag = self.preprocessor.encode(text)
-        return self._runner(words=words, subwords=subwords, bag=bag)
+        with self._lock:
+            # Copy out: the runner's output buffers are reused by the next invocation.
+            outputs = {k: np.array(v) for k, v in self._runner(words=words, subwords=subwords, bag=bag).items()}
+            self._last = (text, outputs)
+            return outputs
 
     def probabilities(self, text: str) -> np.ndarray:
         """Calibrated class probabilities (labels order; includes the out-of-scope class if any)."""
