@@ -142,6 +142,9 @@ class LiveIndex:
         self.poll_seconds = settings.BUNDLE_POLL_SECONDS if poll_seconds is None else poll_seconds
         self._synced_at: float | None = None
         self._sync_lock = threading.Lock()
+        # FAISS indexes are not safe to search while another thread adds to them, and web
+        # processes answer from a thread pool: searches and syncs take turns.
+        self._index_lock = threading.Lock()
 
     @classmethod
     def load(cls, directory: Path, base: Encoder | None, poll_seconds: float | None = None) -> LiveIndex:
@@ -165,7 +168,8 @@ class LiveIndex:
         if not self._sync_lock.acquire(blocking=False):
             return
         try:
-            result = sync(self.index, self.encoder)
+            with self._index_lock:
+                result = sync(self.index, self.encoder)
             if result.added or result.removed:
                 log.info("ticket index: %d added, %d removed", result.added, result.removed)
         except Exception:
@@ -177,9 +181,11 @@ class LiveIndex:
 
     def search(self, text: str, k: int = 5) -> list[tuple[int, float]]:
         self.maybe_sync()
-        if len(self.index) == 0:
-            return []
-        return self.index.search(self.encoder.embed([text]), k)
+        vector = self.encoder.embed([text])
+        with self._index_lock:
+            if len(self.index) == 0:
+                return []
+            return self.index.search(vector, k)
 
 
 def describe(index: TicketIndex) -> dict[str, Any]:
