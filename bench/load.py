@@ -287,6 +287,8 @@ def main() -> None:
     parser.add_argument("--no-echo", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the (first) Daphne during the bot phase")
     parser.add_argument("--artifacts-dir", help="ARTIFACTS_DIR for the stack (e.g. one with an active model)")
+    parser.add_argument("--no-model", action="store_true",
+                        help="skip training the demo model (replies then take the no-model fallback path)")
     args = parser.parse_args()
 
     report: dict[str, Any] = {"conversations": args.conversations, "messages": args.messages, "machine": machine()}
@@ -309,6 +311,9 @@ def main() -> None:
         try:
             with Stack(args.daphnes, celery=not args.no_celery, redis_url=redis_url, env=BENCH_ENV,
                        artifacts_dir=args.artifacts_dir) as stack:
+                if not args.no_model:
+                    # A real bundle, so every reply runs the intent model and the ticket search.
+                    stack.manage("retrain", "--if-none-active")
                 report["stack"] = {"daphnes": args.daphnes, "celery": not args.no_celery,
                                    "database": "postgresql" if stack.database.postgres else "sqlite",
                                    "redis": "private" if redis else redis_url, "demo_loaded": stack.demo_loaded,

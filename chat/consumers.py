@@ -201,7 +201,7 @@ class ChatConsumer(FrameConsumer):
                 await handoff.notify_queue(self.channel_layer)
         if received.needs_reply:
             await self.send_json({"type": "typing", "sender": "bot", "state": True})
-            reply = await db(replies.respond)(self.conversation.pk, message.text)
+            reply = await db(replies.respond)(self.conversation.pk, message.text, received.status)
             await self.deliver(reply)
 
     async def on_handoff(self, frame: dict[str, Any]) -> None:

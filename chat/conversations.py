@@ -86,9 +86,16 @@ def _next_seq(conversation_id: int) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def append(conversation_id: int, sender: str, text: str, **fields: Any) -> Message:
-    """Store one message at the end of the conversation."""
+def append(conversation_id: int, sender: str, text: str, *, durable: bool = True, **fields: Any) -> Message:
+    """Store one message at the end of the conversation.
+
+    `durable=False` commits without waiting for PostgreSQL's disk flush, for messages that can
+    be produced again (the bot's answers); customers' messages are always durable.
+    """
     with transaction.atomic():
+        if not durable and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         seq, _ = _next_seq(conversation_id)
         return Message.objects.create(conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
 

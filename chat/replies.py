@@ -16,7 +16,8 @@ import re
 
 from chat import conversations, handoff
 from chat.conversations import Reply
-from chat.models import Conversation, Intent, Message
+from chat.catalog import catalog
+from chat.models import Conversation, Message
 from chat.registry import current
 from retrieval.models import Ticket
 from retrieval.tickets import approved_tickets
@@ -41,15 +42,19 @@ CLARIFY_MIN_PROB = 0.15
 
 
 def _bot(conversation_id: int, text: str, source: str, version: str, **fields: object) -> Reply:
+    # The bot's message may be committed without waiting for the disk flush: if it were lost
+    # in a database crash, the customer's message would again be the last one, and the resend
+    # that every client makes after a reconnect is answered anew (conversations.Received).
     message = conversations.append(
-        conversation_id, Message.Sender.BOT, text, source=source, model_version=version, **fields
+        conversation_id, Message.Sender.BOT, text, source=source, model_version=version, durable=False, **fields
     )
     return Reply(messages=[message])
 
 
-def respond(conversation_id: int, text: str) -> Reply:
-    """Decide and store the bot's answer to one customer message."""
-    status = Conversation.objects.values_list("status", flat=True).get(pk=conversation_id)
+def respond(conversation_id: int, text: str, status: str | None = None) -> Reply:
+    """Decide and store the bot's answer to one customer message (`status`: as stored with it)."""
+    if status is None:
+        status = Conversation.objects.values_list("status", flat=True).get(pk=conversation_id)
     if status in (Conversation.Status.WAITING, Conversation.Status.HUMAN):
         return Reply()
     if text.strip().lower() == TALK_TO_PERSON.lower() or ASK_FOR_HUMAN.search(text):
@@ -57,23 +62,23 @@ def respond(conversation_id: int, text: str) -> Reply:
 
     bundle = current()
     version = bundle.version
-    chosen = _chosen_intent(text)
-    if chosen is not None:
+    chosen = catalog.by_description(text)
+    if chosen is not None and chosen.answer:
         return _bot(
             conversation_id, chosen.answer, Message.Source.ANSWER, version,
-            intent=chosen.name, confidence=1.0, suggestions=list(chosen.quick_replies or []),
+            intent=chosen.name, confidence=1.0, suggestions=chosen.quick_replies,
         )
     prediction = bundle.predict(text)
     confidence = prediction.confidence
 
     if prediction.intent:
-        intent = Intent.objects.filter(name=prediction.intent).first()
+        intent = catalog.get(prediction.intent)
         if intent is not None and intent.handoff:
             return handoff.request(conversation_id, f"customer asked for a person ({intent.name})")
         if intent is not None and intent.answer:
             return _bot(
                 conversation_id, intent.answer, Message.Source.ANSWER, version,
-                intent=intent.name, confidence=confidence, suggestions=list(intent.quick_replies or []),
+                intent=intent.name, confidence=confidence, suggestions=intent.quick_replies,
             )
 
     ticket = _closest_ticket(bundle, text)
@@ -105,19 +110,11 @@ def _closest_ticket(bundle: object, text: str) -> tuple[Ticket, float] | None:
     return found[0] if found else None
 
 
-def _chosen_intent(text: str) -> Intent | None:
-    """A "did you mean" or quick-reply button sends an intent's description back verbatim."""
-    text = text.strip()
-    if not text or len(text) > 200:
-        return None
-    return Intent.objects.filter(description__iexact=text).exclude(answer="").first()
-
-
 def _plausible(ranking: list[tuple[str, float]]) -> list[str]:
     """Up to three intents close enough to the top one to ask about, by their example-facing names."""
     if not ranking:
         return []
     top = ranking[0][1]
     names = [name for name, p in ranking[:3] if p >= CLARIFY_MIN_PROB and p >= CLARIFY_MIN_SHARE * top]
-    described = dict(Intent.objects.filter(name__in=names).exclude(answer="").values_list("name", "description"))
-    return [described[name] or name.replace("_", " ") for name in names if name in described]
+    answers = [a for a in (catalog.get(name) for name in names) if a is not None and a.answer]
+    return [a.description or a.name.replace("_", " ") for a in answers]

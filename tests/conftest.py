@@ -10,6 +10,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
+from chat.catalog import catalog
 from chat.models import Intent, Site
 from chat.registry import Hit, Prediction, registry
 
@@ -41,6 +42,7 @@ def _isolated(tmp_path, settings):
     settings.CHANNEL_LAYERS = IN_MEMORY
     channel_layers.backends.clear()
     registry.reset()
+    catalog.reset()
     from chat.limits import per_ip
 
     per_ip.connections.clear()

@@ -258,6 +258,7 @@ class Stack:
             # Plain http on localhost: cookies without the Secure flag, no HSTS.
             SECURE_HTTPS="false",
             PYTHONUNBUFFERED="1",
+            ASGI_THREADS=os.environ.get("ASGI_THREADS", "24"),  # as `manage.py serve` runs Daphne
             TF_CPP_MIN_LOG_LEVEL="3",
         )
         if self.redis_url:

@@ -30,7 +30,10 @@ class Command(BaseCommand):
             "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                      "--schedule", str(var / "celerybeat-schedule")],
         }
-        processes = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}
+        # Database calls run on Daphne's thread pool; they mostly wait on the database, so more
+        # threads than cores keep 200 chats moving (each thread holds one connection).
+        env = {**os.environ, "ASGI_THREADS": os.environ.get("ASGI_THREADS", "24")}
+        processes = {name: subprocess.Popen(cmd, start_new_session=True, env=env) for name, cmd in commands.items()}
         self.stdout.write(f"Serving on http://{host}:{port}/ (web, worker, beat). Ctrl-C stops everything.")
         stopping = False
 
