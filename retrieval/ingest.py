@@ -142,9 +142,6 @@ class LiveIndex:
         self.poll_seconds = settings.BUNDLE_POLL_SECONDS if poll_seconds is None else poll_seconds
         self._synced_at: float | None = None
         self._sync_lock = threading.Lock()
-        # FAISS indexes are not safe to search while another thread adds to them, and web
-        # processes answer from a thread pool: searches and syncs take turns.
-        self._index_lock = threading.Lock()
 
     @classmethod
     def load(cls, directory: Path, base: Encoder | None, poll_seconds: float | None = None) -> LiveIndex:
@@ -168,8 +165,7 @@ class LiveIndex:
         if not self._sync_lock.acquire(blocking=False):
             return
         try:
-            with self._index_lock:
-                result = sync(self.index, self.encoder)
+            result = sync(self.index, self.encoder)
             if result.added or result.removed:
                 log.info("ticket index: %d added, %d removed", result.added, result.removed)
         except Exception:
@@ -181,11 +177,12 @@ class LiveIndex:
 
     def search(self, text: str, k: int = 5) -> list[tuple[int, float]]:
         self.maybe_sync()
-        vector = self.encoder.embed([text])
-        with self._index_lock:
-            if len(self.index) == 0:
-                return []
-            return self.index.search(vector, k)
+        if len(self.index) == 0:
+            return []
+        # Web processes answer from a thread pool and FAISS is not safe to search while another
+        # thread adds: TicketIndex serializes its FAISS calls itself, around the add only, so a
+        # sync that reads the database and embeds a large import never holds searches up.
+        return self.index.search(self.encoder.embed([text]), k)
 
 
 def describe(index: TicketIndex) -> dict[str, Any]:

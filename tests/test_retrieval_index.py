@@ -84,3 +84,27 @@ def test_vectors_of_the_wrong_dimension_are_refused():
     index = TicketIndex.build(range(10), clustered(10))
     with pytest.raises(ValueError):
         index.add([11], np.ones((1, 8), np.float32))
+
+
+def test_searches_from_other_threads_run_safely_during_additions():
+    import threading
+
+    vectors = clustered(3000)
+    index = TicketIndex.build(range(1000), vectors[:1000])
+    errors: list[BaseException] = []
+
+    def search_repeatedly() -> None:
+        try:
+            for i in range(300):
+                assert index.search(vectors[i % 1000], 5)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search_repeatedly) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for start in range(1000, 3000, 100):
+        index.add(range(start, start + 100), vectors[start : start + 100])
+    for thread in threads:
+        thread.join()
+    assert not errors and len(index) == 3000
