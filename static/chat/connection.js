@@ -12,6 +12,7 @@ const BACKOFF_MAX_MS = 15000;
 const PING_EVERY_MS = 25000;
 const PONG_TIMEOUT_MS = 10000;
 const RATE_LIMIT_RETRY_MS = 8000;
+const UNANSWERED_CHECK_MS = 1500; // after a reconnect, time for the history replay to arrive
 
 function uuid() {
   if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -226,6 +227,7 @@ export class ChatConnection {
       case "error": return this.refusedFrame(frame);
       case "pong": return undefined;
       case "message":
+        if (this.unanswered && frame.sender !== "customer" && frame.seq > this.unanswered.seq) this.unanswered = null;
         if (typeof frame.seq === "number" && !this.markSeen(frame.seq) && !frame.client_id) return undefined;
         return this.emit("frame", frame);
       default:
@@ -244,6 +246,13 @@ export class ChatConnection {
     this.setState("open");
     this.emit("conversation", { frame, reset });
     this.flushOutbox();
+    // If the server stopped between storing our last message and answering it, the replayed
+    // history ends with that message unanswered: resending it (same client_id) gets the answer.
+    clearTimeout(this.timers.unanswered);
+    this.timers.unanswered = setTimeout(() => {
+      const item = this.unanswered;
+      if (item && frame.status === "bot") this.sendFrame({ type: "message", client_id: item.client_id, text: item.text });
+    }, UNANSWERED_CHECK_MS);
     clearInterval(this.timers.ping);
     this.timers.ping = setInterval(() => this.ping(), PING_EVERY_MS);
   }
@@ -257,7 +266,9 @@ export class ChatConnection {
 
   acked(frame) {
     this.markSeen(frame.seq);
-    this.outbox = this.outbox.filter((item) => item.client_id !== frame.client_id);
+    const item = this.outbox.find((i) => i.client_id === frame.client_id);
+    if (item && (!this.unanswered || frame.seq >= this.unanswered.seq)) this.unanswered = { ...item, seq: frame.seq };
+    this.outbox = this.outbox.filter((i) => i.client_id !== frame.client_id);
     this.emit("ack", frame);
   }
 
