@@ -183,7 +183,3 @@ class LiveIndex:
         # thread adds: TicketIndex serializes its FAISS calls itself, around the add only, so a
         # sync that reads the database and embeds a large import never holds searches up.
         return self.index.search(self.encoder.embed([text]), k)
-
-
-def describe(index: TicketIndex) -> dict[str, Any]:
-    return {"size": len(index), "dim": index.dim, "kind": index.kind, "nprobe": index.nprobe}

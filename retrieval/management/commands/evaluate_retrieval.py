@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,11 @@ class Command(BaseCommand):
             candidates: dict[str, Any] = {"lexical": product_encoder("lexical")}
             use_intent = options["intent_model"] == "auto" and (Path(settings.BASE_MODEL_DIR)).is_dir()
             if use_intent:
+                started = time.perf_counter()
                 with native_logs_captured():
                     intent = _fine_tuned_intent_encoder(tickets.texts, tickets.intents, Path(workspace))
                     intent.embed(["warm-up"])  # TFLite announces its delegate on the first call
+                fine_tune_seconds = round(time.perf_counter() - started, 1)
                 candidates["intent"] = lambda texts, intents: intent
                 candidates["hybrid"] = lambda texts, intents: HybridEncoder(
                     intent, LexicalEncoder.fit(texts), weight
@@ -78,6 +81,8 @@ class Command(BaseCommand):
                 chosen = "lexical"
             result = evaluate(tickets, queries, candidates, chosen)
         result["intent_model"] = "fine-tuned from BASE_MODEL_DIR on the tickets" if use_intent else "not used"
+        if use_intent:
+            result["intent_fine_tune_seconds"] = fine_tune_seconds
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
