@@ -22,6 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import pytest
+
+from tests.conftest import services_required
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -258,3 +262,30 @@ class HostPages:
 
 def launch_browser(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+# Fixtures shared by the browser test modules (imported there by name).
+
+
+@pytest.fixture(scope="module")
+def server(request):
+    if not Path("/usr/bin/chromium").exists() and not services_required():
+        pytest.skip("Chromium is not installed (make browser-deps)")
+    return shared_chat_server(request.config)
+
+
+@pytest.fixture(scope="module")
+def host(server):
+    pages = HostPages(server.url)
+    yield pages
+    pages.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()

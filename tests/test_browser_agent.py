@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import STAFF_PASSWORD, STAFF_USER, HostPages, launch_browser, shared_chat_server
-from tests.conftest import services_required
+from tests.browser_support import STAFF_PASSWORD, STAFF_USER, browser, host, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -18,26 +17,6 @@ expect = playwright_api.expect
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 
 
-@pytest.fixture(scope="module")
-def server(request):
-    if not Path("/usr/bin/chromium").exists() and not services_required():
-        pytest.skip("Chromium is not installed (make browser-deps)")
-    return shared_chat_server(request.config)
-
-
-@pytest.fixture(scope="module")
-def host(server):
-    pages = HostPages(server.url)
-    yield pages
-    pages.close()
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with playwright_api.sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
