@@ -110,7 +110,10 @@ def evaluate(
     keras_scores = metrics(test_intents, keras_preds)
     result.update(
         threshold=trained.thresholds["default"],
+        per_intent_thresholds=len(trained.thresholds["per_intent"]),
         threshold_method=trained.thresholds["method"],
+        # In-scope rows whose top intent was right but the threshold said "out of scope".
+        in_scope_correct_rejected=int(sum(top1[i] == test_intents[i] and preds[i] is None for i in in_scope)),
         temperature=trained.temperature,
         n_train=len(train_texts),
         n_test=len(test_texts),
@@ -123,6 +126,9 @@ def evaluate(
         tflite_bytes=export_info["tflite_bytes"],
         from_base=base_dir is not None,
         best_epoch=trained.info["best_epoch"],
+        n_holdout=trained.info["n_holdout"],
+        holdout_accuracy=trained.info["holdout_accuracy"],
+        holdout_history=trained.info["holdout_history"],
     )
     if baseline:
         start = time.monotonic()

@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from chat.intents import FORMAT_VERSION, OOV, Preprocessor, normalize  # noqa: E402
+from training.dataset import HOLDOUT_FRACTION, calibration_split  # noqa: E402
 
 BASE_CONFIG_FILE = "base.json"
 BASE_WEIGHTS_FILE = "encoder.npz"
@@ -231,6 +232,18 @@ def encoder_layers(model: keras.Model) -> list[layers.Layer]:
     return [layer for layer in model.layers if not layer.name.startswith(HEAD) and layer.weights]
 
 
+def weights_fingerprint(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over the weights' names, shapes and bytes (the .npz file itself holds zip timestamps)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def save_base(model: keras.Model, pre: Preprocessor, config: dict[str, Any], directory: Path, info: dict[str, Any]) -> None:
     """Encoder weights as float16 .npz (a few MB, no pickle) plus a JSON with tokenizer and config."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -240,6 +253,7 @@ def save_base(model: keras.Model, pre: Preprocessor, config: dict[str, Any], dir
         for i, w in enumerate(layer.weights)
     }
     np.savez_compressed(directory / BASE_WEIGHTS_FILE, **arrays)
+    info["weights_sha256"] = weights_fingerprint(arrays)
     meta = {"format_version": FORMAT_VERSION, "config": config, "preprocessor": pre.to_json(), "pretrain": info}
     (directory / BASE_CONFIG_FILE).write_text(json.dumps(meta, indent=1))
 
@@ -298,17 +312,52 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
+def _balanced_threshold(
+    conf: np.ndarray, correct: np.ndarray, accept0: np.ndarray, is_oos: np.ndarray, max_in_scope_loss: float
+) -> float:
+    """The threshold maximizing in-scope accuracy + OOS recall, costing at most `max_in_scope_loss`."""
+    base_acc = (correct & accept0)[~is_oos].mean()
+    best_t, best_score = 0.0, -1.0
+    for t in np.linspace(0.0, 0.95, 96):
+        accept = (conf >= t) & accept0
+        acc = (correct & accept)[~is_oos].mean()
+        rec = (~accept)[is_oos].mean()
+        if acc >= base_acc - max_in_scope_loss and acc + rec > best_score + 1e-9:
+            best_t, best_score = float(t), acc + rec
+    return best_t
+
+
+def _conformal_threshold(correct_conf: np.ndarray, reject: float) -> float:
+    """The k-th lowest confidence of correct answers, k = max(1, floor(reject * (n + 1))).
+
+    For a new correct answer exchangeable with the held-out ones, P(confidence < k-th lowest)
+    = k / (n + 1): the threshold rejects at most max(reject, 1 / (n + 1)) of correct answers in
+    expectation, whatever the model. 0 when there are no correct answers to learn from.
+    """
+    if len(correct_conf) == 0:
+        return 0.0
+    k = max(1, int(math.floor(reject * (len(correct_conf) + 1))))
+    # Rounded down, so that the k-th lowest answer itself is still accepted.
+    return math.floor(float(np.sort(correct_conf)[min(k, len(correct_conf)) - 1]) * 1e4) / 1e4
+
+
 def choose_threshold(
-    probs: np.ndarray, y: np.ndarray, oos_index: int | None, *, max_in_scope_loss: float = 0.02,
-    no_oos_reject: float = 0.005,
+    probs: np.ndarray, y: np.ndarray, oos_index: int | None, *, labels: list[str] | None = None,
+    max_in_scope_loss: float = 0.01, no_oos_reject: float = 0.002, min_per_intent: int = 40,
 ) -> dict[str, Any]:
-    """Pick the global confidence threshold from held-out predictions.
+    """Pick the confidence thresholds from held-out predictions (rows fine-tuning never saw).
 
     1. With out-of-scope examples in the held-out split: the threshold that maximizes
-       in-scope accuracy + out-of-scope recall (balanced, since OOS rows are usually few),
-       among thresholds that cost at most `max_in_scope_loss` in-scope accuracy.
-    2. Without: the threshold that rejects `no_oos_reject` of the correctly predicted held-out
-       messages (the bot still says "I don't know" to its least sure answers).
+       in-scope accuracy + OOS recall (balanced, since OOS rows are usually few),
+       among thresholds that cost at most `max_in_scope_loss` in-scope accuracy. With few OOS
+       rows each weighs far more than an in-scope one, so the rule spends the whole budget: the
+       budget is the product decision (1 point: one answerable question in a hundred refused).
+    2. Without: nothing tells a strange message from a hard one, and every rejection of a
+       correct answer is a loss, so reject very little: the conformal threshold that rejects at
+       most `no_oos_reject` (or 1/(n+1)) of correct answers.
+    3. Per intent (when `labels` is given): the same rule on the held-out rows answered with that
+       intent, for intents with at least `min_per_intent` such rows (and, with OOS rows, at least 5
+       OOS rows among them); the others keep the global threshold.
     """
     in_scope = probs.copy()
     if oos_index is not None:
@@ -317,22 +366,29 @@ def choose_threshold(
     conf = in_scope.max(1)
     oos_wins = (probs[:, oos_index] > conf) if oos_index is not None else np.zeros(len(y), bool)
     is_oos = (y == oos_index) if oos_index is not None else np.zeros(len(y), bool)
-    if is_oos.sum() and (~is_oos).sum():
-        grid = np.linspace(0.0, 0.95, 96)
-        base_acc = ((top == y) & ~oos_wins)[~is_oos].mean()
-        best_t, best_score = 0.0, -1.0
-        for t in grid:
-            accept = (conf >= t) & ~oos_wins
-            acc = ((top == y) & accept)[~is_oos].mean()
-            rec = (~accept)[is_oos].mean()
-            if acc >= base_acc - max_in_scope_loss and acc + rec > best_score + 1e-9:
-                best_t, best_score = float(t), acc + rec
+    correct = top == y
+    with_oos = bool(is_oos.sum() and (~is_oos).sum())
+
+    def rule(rows: np.ndarray) -> float:
+        if with_oos:
+            return _balanced_threshold(conf[rows], correct[rows], ~oos_wins[rows], is_oos[rows], max_in_scope_loss)
+        return _conformal_threshold(conf[rows & correct & ~is_oos], no_oos_reject)
+
+    default = rule(np.ones(len(y), bool))
+    per_intent: dict[str, float] = {}
+    for c, name in enumerate(labels or []):
+        rows = (top == c) & ~oos_wins  # the answers this intent's threshold decides on
+        if c == oos_index or rows.sum() < min_per_intent or (with_oos and min(is_oos[rows].sum(), (~is_oos[rows]).sum()) < 5):
+            continue
+        per_intent[name] = round(rule(rows), 4)
+    if with_oos:
         method = "balanced in-scope accuracy + OOS recall on held-out"
     else:
-        correct = conf[(top == y) & ~is_oos]
-        best_t = float(np.quantile(correct, no_oos_reject)) if len(correct) else 0.0
-        method = f"rejects {no_oos_reject:.1%} of correct held-out answers (no OOS examples)"
-    return {"default": round(best_t, 4), "per_intent": {}, "method": method}
+        method = (f"conformal: rejects at most {no_oos_reject:.1%} (or 1/(n+1)) of correct held-out "
+                  "answers (no OOS examples)")
+    if per_intent:
+        method += f"; per intent where >= {min_per_intent} held-out rows"
+    return {"default": round(default, 4), "per_intent": per_intent, "method": method}
 
 
 @dataclass
@@ -364,18 +420,6 @@ class TrainedIntentModel:
 OOS_LABEL = "oos"
 
 
-def _split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split: about `fraction` of each class held out, at least one row from every class
-    with two or more, so few-shot data still gets a threshold sample."""
-    train, held = [], []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        k = 0 if len(idx) < 2 else max(1, int(round(len(idx) * fraction)))
-        held.extend(idx[:k])
-        train.extend(idx[k:])
-    return np.array(sorted(train)), np.array(sorted(held))
-
-
 def fine_tune(
     texts: list[str],
     intents: list[str | None],
@@ -384,17 +428,22 @@ def fine_tune(
     epochs: int = 12,
     head_epochs: int = 3,
     lr: float = 1.5e-3,
-    holdout: float = 0.1,
+    holdout: float = HOLDOUT_FRACTION,
+    refit: bool = True,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> TrainedIntentModel:
     """Fine-tune the pretrained base on labelled texts (None = out-of-scope example).
 
-    1. Hold out `holdout` of each class (never the evaluation set: callers pass training data only).
+    1. Hold out `holdout` of each class (never the evaluation set: callers pass training data only),
+       chosen by content (`calibration_split`), so these rows are also absent from the base.
     2. Build the model, copy the base encoder in (base_dir=None trains from scratch), new head.
     3. Train the head alone with the encoder frozen, then the whole model at a lower learning rate
-       (cosine decay; the last epoch is kept).
-    4. Fit a softmax temperature and the out-of-scope threshold on the held-out split.
+       (cosine decay), scoring the held-out split after every epoch.
+    4. Fit a softmax temperature and the out-of-scope thresholds on the held-out split.
+    5. With `refit`: train the same schedule again on all rows, held-out ones included, and keep
+       that model with the temperature and thresholds of step 4 (10 % more data for twice the
+       training time). Without: keep the step-3 model at its best held-out epoch (later wins ties).
     """
     started = time.monotonic()
     report = progress or (lambda message, fraction: None)
@@ -413,51 +462,69 @@ def fine_tune(
         base = None
         pre, config = Preprocessor(build_vocab(list(texts))), dict(DEFAULT_CONFIG)
     x = pre.encode_batch(list(texts))
-    rng = np.random.default_rng(seed)
-    tr, ho = _split(y, holdout, rng)
+    tr_list, ho_list = calibration_split(list(texts), list(intents), holdout)
+    tr, ho = np.array(tr_list, np.int64), np.array(ho_list, np.int64)
+    refit = refit and len(ho) > 0
     if len(ho) == 0:  # tiny data: use everything for both (the threshold is then optimistic)
         ho = tr
     sub = lambda idx: {k: v[idx] for k, v in x.items()}  # noqa: E731
     x_tr, y_tr, x_ho, y_ho = sub(tr), y[tr], sub(ho), y[ho]
 
-    model = build_model(pre, len(class_names), config)
-    if base is not None:
-        base.apply(model)
-    # OOS examples are usually few; weight them up to the mean class size so they are not drowned.
-    counts = np.bincount(y_tr, minlength=len(class_names)).astype(np.float64)
-    class_weight = np.ones(len(class_names), np.float32)
-    if has_oos and counts[oos_index] > 0:
-        class_weight[oos_index] = float(np.clip(0.5 * counts[:oos_index].mean() / counts[oos_index], 1.0, 5.0))
-
-    total = head_epochs + epochs if base is not None else epochs
+    per_run = head_epochs + epochs if base is not None else epochs
+    total = per_run * (2 if refit else 1)
     done = [0]
-    best = {"acc": -1.0, "weights": None, "epoch": -1}
+    best: dict[str, Any] = {"acc": -1.0, "weights": None, "epoch": -1}
+    history: list[float] = []
 
-    def on_epoch(_: int) -> None:
-        done[0] += 1
-        acc = float((predict_logits(model, x_ho).argmax(1) == y_ho).mean())
-        if acc > best["acc"]:
-            best.update(acc=acc, epoch=done[0])
-        report(f"epoch {done[0]}/{total} held-out acc {acc:.3f}", done[0] / total)
+    def train(x_fit: dict[str, np.ndarray], y_fit: np.ndarray, score: bool) -> keras.Model:
+        model = build_model(pre, len(class_names), config)
+        if base is not None:
+            base.apply(model)
+        # OOS examples are usually few; weight them up to the mean class size so they are not drowned.
+        counts = np.bincount(y_fit, minlength=len(class_names)).astype(np.float64)
+        class_weight = np.ones(len(class_names), np.float32)
+        if has_oos and counts[oos_index] > 0:
+            class_weight[oos_index] = float(np.clip(0.5 * counts[:oos_index].mean() / counts[oos_index], 1.0, 5.0))
 
-    wd = config.get("word_dropout", 0.15)
-    if base is not None and head_epochs:
-        set_encoder_trainable(model, False)
-        train_epochs(model, x_tr, y_tr, epochs=head_epochs, lr=5e-3, seed=seed, word_dropout=wd,
-                     class_weight=class_weight, on_epoch=on_epoch)
-        set_encoder_trainable(model, True)
-        best["acc"] = -1.0  # prefer a fine-tuned epoch over a head-only one when equal
-    train_epochs(model, x_tr, y_tr, epochs=epochs, lr=lr if base is not None else 3e-3, seed=seed + 1,
-                 word_dropout=wd, class_weight=class_weight, on_epoch=on_epoch)
-    # The last epoch is kept (the learning rate has decayed by then): picking the best held-out
-    # epoch is unreliable when the base has seen the held-out rows (the public benchmarks).
+        def on_epoch(_: int) -> None:
+            done[0] += 1
+            if not score:
+                report(f"epoch {done[0]}/{total} (refit on all rows)", done[0] / total)
+                return
+            acc = float((predict_logits(model, x_ho).argmax(1) == y_ho).mean())
+            history.append(round(acc, 4))
+            if acc >= best["acc"]:  # later epochs win ties (lower learning rate, more data seen)
+                best.update(acc=acc, epoch=done[0], weights=None if refit else model.get_weights())
+            report(f"epoch {done[0]}/{total} held-out acc {acc:.3f}", done[0] / total)
 
+        wd = config.get("word_dropout", 0.15)
+        if base is not None and head_epochs:
+            set_encoder_trainable(model, False)
+            train_epochs(model, x_fit, y_fit, epochs=head_epochs, lr=5e-3, seed=seed, word_dropout=wd,
+                         class_weight=class_weight, on_epoch=on_epoch)
+            set_encoder_trainable(model, True)
+            best["acc"] = -1.0  # only fine-tuned epochs compete (the head-only ones leave the encoder as it was)
+        train_epochs(model, x_fit, y_fit, epochs=epochs, lr=lr if base is not None else 3e-3, seed=seed + 1,
+                     word_dropout=wd, class_weight=class_weight, on_epoch=on_epoch)
+        return model
+
+    model = train(x_tr, y_tr, score=True)
+    # Choosing by the held-out rows is sound because neither fine-tuning nor the base (pretraining
+    # leaves the same rows out) has seen them. A refit model is kept at its last epoch, so the
+    # calibration is fitted on the last epoch too.
+    if best["weights"] is not None:
+        model.set_weights(best["weights"])
     logits = predict_logits(model, x_ho)
     temperature = fit_temperature(logits, y_ho)
-    thresholds = choose_threshold(softmax(logits / temperature), y_ho, oos_index)
+    thresholds = choose_threshold(softmax(logits / temperature), y_ho, oos_index, labels=class_names)
+    holdout_accuracy = float((logits.argmax(1) == y_ho).mean())
+    if refit:
+        keras.utils.set_random_seed(seed)  # the same initial head as the calibrated run
+        model = train(x, y, score=False)
     info = {
-        "n_train": int(len(tr)), "n_holdout": int(len(ho)), "n_classes": len(class_names),
-        "best_epoch": best["epoch"], "holdout_accuracy": best["acc"], "temperature": temperature,
+        "n_train": int(len(y) if refit else len(tr)), "n_holdout": int(len(ho)), "refit": refit,
+        "n_classes": len(class_names), "best_epoch": best["epoch"], "holdout_accuracy": holdout_accuracy,
+        "holdout_history": history, "temperature": temperature,
         "from_base": base is not None, "train_seconds": round(time.monotonic() - started, 1),
     }
     return TrainedIntentModel(model, pre, class_names, oos_index, thresholds, temperature, info)

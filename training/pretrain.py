@@ -17,7 +17,8 @@ def pretrain(
 ) -> dict[str, Any]:
     """Train the encoder on all pretraining classes (one head over both datasets + out-of-scope).
 
-    1. Read the training splits only (never BANKING77 test or CLINC150 val).
+    1. Read the training splits only (never BANKING77 test or CLINC150 val), less the rows that
+       fine-tuning on them holds out for calibration.
     2. Build the word vocabulary from them (the char-trigram hashing needs none).
     3. Train the whole model; keep the encoder (float16 .npz) and drop the head.
     """
@@ -49,7 +50,8 @@ def pretrain(
         "epochs": epochs,
         "seed": seed,
         "seconds": round(time.monotonic() - started, 1),
-        "corpus": "banking77/train.csv + clinc150 train + oos_train + wiki_sentences (as out-of-scope)",
+        "corpus": "banking77/train.csv + clinc150 train + oos_train (less their calibration_split held-out "
+                  "rows) + wiki_sentences (as out-of-scope)",
     }
     save_base(model, pre, config, Path(out_dir), info)
     sizes = {p.name: p.stat().st_size for p in Path(out_dir).iterdir()}
