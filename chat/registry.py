@@ -90,6 +90,8 @@ class LoadedBundle:
                 self.index = LiveIndex.empty(self.intents)
         except ValueError as exc:
             raise IncompatibleBundle(f"ticket index of bundle {directory.name}: {exc}") from exc
+        # The score a ticket needs to be offered, calibrated when the index was built.
+        self.ticket_min_score: float = self.index.min_score
 
     def predict(self, text: str) -> Prediction:
         return self.intents.predict(text)

@@ -105,7 +105,8 @@ def respond(conversation_id: int, text: str, status: str | None = None) -> Reply
 
 def _closest_ticket(bundle: object, text: str) -> tuple[Ticket, float] | None:
     """The most similar approved ticket above the bar; unapproved tickets are never shown."""
-    hits = [hit for hit in bundle.search(text, 3) if hit.score >= TICKET_MIN_SCORE]  # type: ignore[attr-defined]
+    min_score = getattr(bundle, "ticket_min_score", TICKET_MIN_SCORE)
+    hits = [hit for hit in bundle.search(text, 3) if hit.score >= min_score]  # type: ignore[attr-defined]
     found = approved_tickets(hits)
     return found[0] if found else None
 

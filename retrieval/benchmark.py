@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.encoder import DEFAULT_KIND, Encoder, fit_ticket_encoder
+from retrieval.encoder import DEFAULT_KIND, Encoder, embed_documents, fit_ticket_encoder
 from retrieval.index import TicketIndex, gpu_count, use_one_thread, use_threads
 
 EncoderFactory = Callable[[list[str], list[str]], Encoder]
@@ -111,7 +111,8 @@ def encoder_metrics(
 
     Latency is per query, encoder included, on one thread; MRR is counted to `depth`.
     """
-    vectors = np.vstack([encoder.embed(tickets.texts[i : i + 512]) for i in range(0, len(tickets.texts), 512)])
+    texts = tickets.texts
+    vectors = np.vstack([embed_documents(encoder, texts[i : i + 512]) for i in range(0, len(texts), 512)])
     with tempfile.TemporaryDirectory() as workspace:
         TicketIndex.build(range(len(vectors)), vectors).save(Path(workspace))
         index = TicketIndex.load(Path(workspace))
@@ -228,7 +229,7 @@ def bench_index(
     factory = encoder_factory or product_encoder()
     use_threads(os.cpu_count() or 1)
     encoder = factory(indexed, [])
-    real = np.vstack([encoder.embed(indexed[i : i + 1024]) for i in range(0, len(indexed), 1024)])
+    real = np.vstack([embed_documents(encoder, indexed[i : i + 1024]) for i in range(0, len(indexed), 1024)])
     vectors = expand(real, size, noise)
 
     started = time.perf_counter()

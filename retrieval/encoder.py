@@ -3,8 +3,8 @@
 Three encoders, all with `dim` and `embed(texts) -> (n, dim) float32`:
 
     base     the bundle's intent model (chat.intents.IntentModel.embed), passed in
-    lexical  LexicalEncoder: char 2-5-gram TF-IDF (hashed) → truncated SVD → L2
-    hybrid   HybridEncoder: [√(1-w)·base, √w·lexical], so a score is (1-w)·cos + w·cos
+    lexical  LexicalEncoder: char 2-5-gram TF-IDF (hashed) → truncated SVD (→ L2 when alone)
+    hybrid   HybridEncoder: [√(1-w)·base, √w·lexical], so a score is (1-w)·cos + w·tf-idf cos
 
 Which one a bundle's index uses is written in `<index>/encoder.json` by
 retrieval.ingest.build_ticket_index and read back by `load_ticket_encoder`; the lexical part
@@ -25,18 +25,36 @@ ENCODER_FILE = "encoder.json"
 LEXICAL_DIR = "lexical"
 
 # Chosen by measurement (docs/retrieval.md, "Choosing the encoder"): the intent encoder alone
-# reached P@1 0.907 on BANKING77 (BM25 0.796, lexical 0.828) and 0.913 on CLINC150 (BM25
-# 0.828). The hybrid gained 0.2-1.4 points but at 512-d could not keep 1M-ticket search under
-# 1 ms with recall@10 ≥ 0.95 (1.01 ms at 0.954). Lexical is the fallback without an intent model.
-DEFAULT_KIND = "base"
-DEFAULT_LEXICAL_WEIGHT = 0.5
+# cannot tell a ticket about a problem no intent covers from an unrelated question (demo bot:
+# unrelated questions scored up to 0.75, paraphrases down to 0.59); the hybrid's lexical half
+# can, and with that half at HYBRID_LEXICAL_DIM it keeps 1M-ticket search under 1 ms with
+# recall@10 ≥ 0.95. Lexical alone is the fallback without an intent model.
+DEFAULT_KIND = "hybrid"
+DEFAULT_LEXICAL_WEIGHT = 0.6
 LEXICAL_DIM = 256
+# The lexical half of the hybrid: 256 + 64 = 320-d. At 256 (512-d in all) 1M tickets took
+# 1.01 ms for recall@10 0.954; search cost grows with the dimension.
+HYBRID_LEXICAL_DIM = 64
+# Below this many fitting texts a character n-gram seen once still names a topic ("Canada"),
+# so columns are kept from one occurrence; above it, two (bounds the stored projection).
+SMALL_CORPUS = 2000
 
 
 class Encoder(Protocol):
     dim: int
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def embed_documents(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """Vectors of texts to index: `encoder.embed_documents` where it has one, else `embed`.
+
+    The hybrid indexes its lexical half L2-normalized but queries with it as it comes
+    (HybridEncoder), so a ticket approved after the fit, in words the fit never saw, still
+    finds itself, while an unrelated query's few shared n-grams are not blown up.
+    """
+    embed = getattr(encoder, "embed_documents", encoder.embed)
+    return np.asarray(embed(texts), dtype=np.float32)
 
 
 def l2_normalize(matrix: np.ndarray) -> np.ndarray:
@@ -64,42 +82,64 @@ class LexicalEncoder:
     """Character n-gram TF-IDF reduced by truncated SVD; owns its preprocessing.
 
     Fit: hash char 2-5-grams (within words) into 2^20 columns, keep columns seen in at least
-    `min_df` texts, weight by sublinear tf × smoothed idf, L2-normalize rows, then keep the
-    top `dim` right singular vectors. Embed: the same weighting, project, L2-normalize.
+    `min_df` texts (1 below SMALL_CORPUS texts, else 2), weight by sublinear tf × smoothed
+    idf, L2-normalize rows, then keep the top `dim` right singular vectors. Embed: the same
+    weighting, project; then either L2-normalize (`unit`, the lexical encoder alone) or not
+    (`unit=False`, the hybrid's half). Not normalizing keeps the inner product an estimate
+    of the TF-IDF cosine: n-grams no fitted text has count in a text's norm (at the largest
+    idf), so a question that shares two common n-grams with the tickets scores near 0, where
+    re-normalizing its projection would have blown those two n-grams up to a cosine of 0.7.
     """
 
     N_FEATURES = 2**20
 
-    def __init__(self, columns: np.ndarray, idf: np.ndarray, components: np.ndarray) -> None:
+    def __init__(
+        self,
+        columns: np.ndarray,
+        idf: np.ndarray,
+        components: np.ndarray,
+        *,
+        unit: bool = True,
+        unknown_idf: float | None = None,
+    ) -> None:
         self.columns = np.asarray(columns, dtype=np.int64)
         self.idf = np.asarray(idf, dtype=np.float32)
         self.components = np.ascontiguousarray(components, dtype=np.float32)  # (dim, len(columns))
         self.dim = int(self.components.shape[0])
+        self.unit = unit
+        # None: the original weighting (norm over kept columns only), for indexes saved before.
+        self.unknown_idf = unknown_idf
         self._hasher = _hasher(self.N_FEATURES)
         self._projection = np.ascontiguousarray(self.components.T)
 
     @classmethod
-    def fit(cls, texts: list[str], dim: int = LEXICAL_DIM, min_df: int = 2) -> LexicalEncoder:
+    def fit(
+        cls, texts: list[str], dim: int = LEXICAL_DIM, min_df: int | None = None, *, unit: bool = True
+    ) -> LexicalEncoder:
         from sklearn.decomposition import TruncatedSVD
 
         if len(texts) < 2:
             raise ValueError("a lexical encoder needs at least two texts to fit")
+        if min_df is None:
+            min_df = 1 if len(texts) < SMALL_CORPUS else 2
         counts = _hasher(cls.N_FEATURES).transform(texts).tocsc()
         df = np.diff(counts.indptr)
         columns = np.flatnonzero(df >= min_df)
         if len(columns) < 2:
             columns = np.flatnonzero(df >= 1)
         idf = (np.log((1 + len(texts)) / (1 + df[columns])) + 1).astype(np.float32)
-        encoder = cls(columns, idf, np.zeros((1, len(columns)), np.float32))
+        unknown_idf = float(np.log(1 + len(texts)) + 1)  # the idf of an n-gram no text had
+        encoder = cls(columns, idf, np.zeros((1, len(columns)), np.float32), unknown_idf=unknown_idf)
         weighted = encoder._weighted(counts.tocsr())
         # SVD rank is bounded by the corpus: few tickets give a smaller dim, fixed at fit time.
         rank = max(1, min(dim, weighted.shape[0] - 1, weighted.shape[1] - 1))
         svd = TruncatedSVD(rank, algorithm="randomized", n_iter=5, random_state=0).fit(weighted)
-        return cls(columns, idf, svd.components_)
+        return cls(columns, idf, svd.components_, unit=unit, unknown_idf=unknown_idf)
 
     def _weighted(self, counts: Any) -> Any:
         """Sublinear tf × idf over the kept columns, rows L2-normalized (CSR, float32).
 
+        With `unknown_idf`, the n-grams outside the kept columns count in each row's norm.
         Written on the CSR arrays directly: scipy's column indexing cost ~0.9 ms per query.
         """
         import scipy.sparse as sp
@@ -109,9 +149,14 @@ class LexicalEncoder:
         n_rows = counts.shape[0]
         position = np.minimum(np.searchsorted(self.columns, counts.indices), len(self.columns) - 1)
         kept = self.columns[position] == counts.indices
-        rows = np.repeat(np.arange(n_rows), np.diff(counts.indptr))[kept]
+        all_rows = np.repeat(np.arange(n_rows), np.diff(counts.indptr))
+        rows = all_rows[kept]
         values = (1 + np.log(counts.data[kept])).astype(np.float32) * self.idf[position[kept]]
-        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n_rows))
+        squares = np.bincount(rows, weights=values * values, minlength=n_rows)
+        if self.unknown_idf is not None:
+            unknown = (1 + np.log(counts.data[~kept])) * self.unknown_idf
+            squares += np.bincount(all_rows[~kept], weights=unknown * unknown, minlength=n_rows)
+        norms = np.sqrt(squares)
         values = (values / np.maximum(norms[rows], 1e-12)).astype(np.float32)
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
         return sp.csr_matrix((values, position[kept], indptr), shape=(n_rows, len(self.columns)))
@@ -119,8 +164,10 @@ class LexicalEncoder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        weighted = self._weighted(self._hasher.transform(texts))
-        return l2_normalize(np.asarray(weighted @ self._projection))
+        projected = np.asarray(self._weighted(self._hasher.transform(texts)) @ self._projection)
+        if self.unit:
+            return l2_normalize(projected)
+        return np.ascontiguousarray(projected, dtype=np.float32)
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)
@@ -128,8 +175,15 @@ class LexicalEncoder:
         np.save(directory / "columns.npy", self.columns)
         np.save(directory / "idf.npy", self.idf)
         np.save(directory / "components.npy", self.components)
-        config = {"analyzer": "char_wb", "ngram_range": [2, 5], "n_features": self.N_FEATURES}
-        (directory / "config.json").write_text(json.dumps({**config, "dim": self.dim}, indent=2))
+        config = {
+            "analyzer": "char_wb",
+            "ngram_range": [2, 5],
+            "n_features": self.N_FEATURES,
+            "dim": self.dim,
+            "unit": self.unit,
+            "unknown_idf": self.unknown_idf,
+        }
+        (directory / "config.json").write_text(json.dumps(config, indent=2))
 
     @classmethod
     def load(cls, directory: Path) -> LexicalEncoder:
@@ -141,11 +195,19 @@ class LexicalEncoder:
             np.load(directory / "columns.npy"),
             np.load(directory / "idf.npy"),
             np.load(directory / "components.npy"),
+            unit=bool(config.get("unit", True)),
+            unknown_idf=config.get("unknown_idf"),
         )
 
 
 class HybridEncoder:
-    """Concatenation of two encoders, weighted so that the inner product mixes their cosines."""
+    """Concatenation of two encoders, weighted so that the inner product mixes their scores.
+
+    The base half is L2-normalized. The lexical half is L2-normalized in indexed tickets
+    (`embed_documents`) and taken as it comes in queries (`embed`): a LexicalEncoder fit with
+    unit=False keeps a query's n-grams that no fitted text had in its norm, so its inner
+    product with a ticket estimates their TF-IDF cosine and an unrelated question scores near 0.
+    """
 
     def __init__(self, base: Encoder, lexical: Encoder, lexical_weight: float) -> None:
         if not 0.0 < lexical_weight < 1.0:
@@ -157,8 +219,19 @@ class HybridEncoder:
         self._scales = (np.float32(np.sqrt(1 - lexical_weight)), np.float32(np.sqrt(lexical_weight)))
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        """Query vectors: a score against an indexed ticket is (1-w)·cos + w·(TF-IDF cos estimate)."""
+        return self._embed(texts, documents=False)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Ticket vectors: both halves unit, so every ticket can score up to 1."""
+        return self._embed(texts, documents=True)
+
+    def _embed(self, texts: list[str], documents: bool) -> np.ndarray:
         left = l2_normalize(self.base.embed(texts)) * self._scales[0]
-        right = l2_normalize(self.lexical.embed(texts)) * self._scales[1]
+        right = self.lexical.embed(texts)
+        if documents or getattr(self.lexical, "unit", True):
+            right = l2_normalize(right)
+        right = right * self._scales[1]
         return np.ascontiguousarray(np.hstack([left, right]), dtype=np.float32)
 
 
@@ -182,12 +255,13 @@ def fit_ticket_encoder(
         if base is None:
             raise ValueError("no base encoder and too few texts for a lexical one")
         return base, {"kind": "base", "dim": base.dim}
-    lexical = LexicalEncoder.fit(texts)
     if kind == "lexical":
+        lexical = LexicalEncoder.fit(texts)
         return lexical, {"kind": "lexical", "dim": lexical.dim}
     if kind == "hybrid":
         assert base is not None
-        hybrid = HybridEncoder(base, lexical, lexical_weight)
+        lexical_half = LexicalEncoder.fit(texts, HYBRID_LEXICAL_DIM, unit=False)
+        hybrid = HybridEncoder(base, lexical_half, lexical_weight)
         return hybrid, {"kind": "hybrid", "dim": hybrid.dim, "lexical_weight": lexical_weight}
     raise ValueError(f"unknown encoder kind {kind!r}")
 

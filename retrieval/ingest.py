@@ -21,7 +21,14 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from retrieval.encoder import Encoder, fit_ticket_encoder, load_ticket_encoder, save_ticket_encoder
+from retrieval.calibration import OFF_TOPIC, UNCALIBRATED, best_scores, calibrate
+from retrieval.encoder import (
+    Encoder,
+    embed_documents,
+    fit_ticket_encoder,
+    load_ticket_encoder,
+    save_ticket_encoder,
+)
 from retrieval.index import TicketIndex, use_one_thread
 from retrieval.models import Ticket
 
@@ -31,6 +38,8 @@ log = logging.getLogger(__name__)
 # much history: a commit that lands up to this late is still seen.
 SYNC_OVERLAP = timedelta(minutes=5)
 EMBED_BATCH = 256
+# Leave-one-out scores are only reported (retrieval.calibration): a sample is enough.
+LEAVE_ONE_OUT_SAMPLE = 2000
 REDACTOR = "chat.privacy.redact"
 
 
@@ -44,8 +53,12 @@ def index_text(question: str) -> str:
     return str(redact(question))
 
 
-def embed_all(encoder: Encoder, texts: list[str], batch: int = EMBED_BATCH) -> np.ndarray:
-    parts = [encoder.embed(texts[i : i + batch]) for i in range(0, len(texts), batch)]
+def embed_all(
+    encoder: Encoder, texts: list[str], batch: int = EMBED_BATCH, *, documents: bool = True
+) -> np.ndarray:
+    """Texts to vectors in batches: as tickets to index (`documents`), or as queries."""
+    embed = (lambda chunk: embed_documents(encoder, chunk)) if documents else encoder.embed
+    parts = [embed(texts[i : i + batch]) for i in range(0, len(texts), batch)]
     return np.vstack(parts).astype(np.float32) if parts else np.zeros((0, encoder.dim), np.float32)
 
 
@@ -55,6 +68,7 @@ def build_ticket_index(
     *,
     encoder_kind: str | None = None,
     fit_texts: list[str] | None = None,
+    negative_texts: list[str] | None = None,
     index_kind: str | None = None,
 ) -> TicketIndex:
     """Write a fresh index of every approved ticket into `directory` (a bundle's `index/`).
@@ -62,8 +76,10 @@ def build_ticket_index(
     Steps: note the time, read approved tickets, redact their questions, fit the ticket
     encoder (retrieval.encoder.DEFAULT_KIND unless `encoder_kind`; its lexical part is fit
     on the tickets plus `fit_texts`, e.g. the intent training texts), embed, build the
-    index (exact or IVF by size), record the sync watermark, save index and encoder.
-    `encoder` is the bundle's intent model (anything with `dim` and `embed`), or None.
+    index (exact or IVF by size), calibrate the answer threshold from the best scores of
+    `negative_texts` (e.g. the out-of-scope training examples) and the built-in off-topic
+    questions (retrieval.calibration), record it and the sync watermark, save index and
+    encoder. `encoder` is the bundle's intent model (anything with `dim` and `embed`), or None.
     """
     started = timezone.now()
     rows = list(
@@ -77,6 +93,7 @@ def build_ticket_index(
     index = TicketIndex.build(
         [ticket_id for ticket_id, _, _ in rows], vectors, dim=ticket_encoder.dim, kind=index_kind
     )
+    index.meta["threshold"] = calibrate_index(index, ticket_encoder, vectors, negative_texts or [])
     index.meta["synced_until"] = started.isoformat()
     # Stamps of what the first sync will re-read, so that it re-embeds only tickets edited since.
     index.meta["recent"] = {
@@ -87,6 +104,19 @@ def build_ticket_index(
     index.save(Path(directory))
     save_ticket_encoder(ticket_encoder, description, Path(directory))
     return index
+
+
+def calibrate_index(
+    index: TicketIndex, encoder: Encoder, vectors: np.ndarray, negative_texts: list[str]
+) -> dict[str, Any]:
+    """The answer threshold of a freshly built index and what it was computed from."""
+    negatives = list(dict.fromkeys([*OFF_TOPIC, *(index_text(t) for t in negative_texts)]))
+    sample = vectors
+    if len(vectors) > LEAVE_ONE_OUT_SAMPLE:
+        sample = vectors[np.random.default_rng(0).choice(len(vectors), LEAVE_ONE_OUT_SAMPLE, replace=False)]
+    negative_scores = best_scores(index, embed_all(encoder, negatives, documents=False))
+    summary = calibrate(negative_scores, best_scores(index, sample, exclude_self=True))
+    return {**summary, "deployment_negatives": len(negative_texts)}
 
 
 @dataclass(frozen=True)
@@ -139,6 +169,8 @@ class LiveIndex:
         self.index = index
         self.encoder = encoder
         self.dim = index.dim
+        # The reply policy's bar for offering a ticket, calibrated when the index was built.
+        self.min_score = float(index.meta.get("threshold", {}).get("min_score", UNCALIBRATED))
         self.poll_seconds = settings.BUNDLE_POLL_SECONDS if poll_seconds is None else poll_seconds
         self._synced_at: float | None = None
         self._sync_lock = threading.Lock()

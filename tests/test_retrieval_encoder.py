@@ -7,6 +7,7 @@ import numpy as np
 from retrieval.encoder import (
     HybridEncoder,
     LexicalEncoder,
+    embed_documents,
     fit_ticket_encoder,
     load_ticket_encoder,
     save_ticket_encoder,
@@ -69,6 +70,35 @@ def test_an_index_directory_remembers_its_encoder(tmp_path):
         assert np.allclose(loaded.embed(TEXTS), encoder.embed(TEXTS), atol=1e-6)
 
 
+def test_the_hybrid_lexical_half_scores_an_unrelated_question_near_zero():
+    lexical = LexicalEncoder.fit(TEXTS, dim=6, unit=False)
+    tickets = lexical.embed(TEXTS)
+    assert float((lexical.embed(["quantum physics lectures online"]) @ tickets.T).max()) < 0.2
+    assert float((lexical.embed(["I was charged twice"]) @ tickets.T).max()) > 0.4
+    assert abs(float(np.linalg.norm(tickets[0])) - 1) < 0.1  # a fitted text stays near unit
+
+
+def test_a_lexical_encoder_saved_before_the_unit_option_embeds_as_it_did(tmp_path):
+    import json
+
+    encoder = LexicalEncoder.fit(TEXTS, dim=5)
+    encoder.save(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["unit"], config["unknown_idf"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    old = LexicalEncoder.load(tmp_path)
+    assert old.unit and old.unknown_idf is None
+    assert np.allclose(np.linalg.norm(old.embed(TEXTS), axis=1), 1, atol=1e-5)
+
+
 def test_too_few_texts_fall_back_to_the_base_encoder():
     encoder, description = fit_ticket_encoder([], FakeIntentEncoder(), "lexical")
     assert description["kind"] == "base" and encoder.dim == 4
+
+
+def test_hybrid_tickets_are_unit_so_a_ticket_in_unseen_words_finds_itself():
+    hybrid, _ = fit_ticket_encoder(TEXTS, FakeIntentEncoder(), "hybrid")
+    new = ["zebra xylophone quokka"]
+    document, query = embed_documents(hybrid, new)[0], hybrid.embed(new)[0]
+    assert abs(float(np.linalg.norm(document)) - 1) < 1e-5
+    assert float(np.linalg.norm(query)) < 1

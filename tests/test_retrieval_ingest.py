@@ -10,6 +10,8 @@ import pytest
 from django.utils import timezone
 
 from chat.registry import LoadedBundle
+from retrieval.calibration import CEILING, FLOOR, UNCALIBRATED
+from retrieval.encoder import DEFAULT_KIND
 from retrieval.index import TicketIndex
 from retrieval.ingest import LiveIndex, build_ticket_index, index_text, sync
 from retrieval.models import Ticket
@@ -60,7 +62,7 @@ def test_build_indexes_only_approved_tickets(tmp_path, tickets):
     index = build_ticket_index(FakeIntentModel(), tmp_path)
     assert index.ids() == {t.id for t in tickets}
     assert proposal.id not in TicketIndex.load(tmp_path)
-    assert json.loads((tmp_path / "encoder.json").read_text())["kind"] == "base"
+    assert json.loads((tmp_path / "encoder.json").read_text())["kind"] == DEFAULT_KIND
 
 
 def test_without_an_intent_model_the_index_uses_the_lexical_encoder(tmp_path, tickets):
@@ -162,3 +164,44 @@ def test_a_retrain_before_any_approval_writes_an_empty_index_that_fills_later(tm
     live = LiveIndex.load(tmp_path, FakeIntentModel(), poll_seconds=0)
     new = approved("where is my new card")
     assert live.search("where is my new card", 1)[0][0] == new.id
+
+
+def test_a_build_stores_a_calibrated_threshold_that_the_bundle_reads(tmp_path, tickets, monkeypatch):
+    from chat import intents
+
+    monkeypatch.setattr(intents.IntentModel, "load", classmethod(lambda cls, directory: FakeIntentModel()))
+    (tmp_path / "intent").mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps({"version": "v1", "format": 1}))
+    build_ticket_index(FakeIntentModel(), tmp_path / "index")
+    stored = json.loads((tmp_path / "index" / "index.json").read_text())["meta"]["threshold"]
+    assert FLOOR <= stored["min_score"] <= CEILING and stored["negatives"] > 0
+    assert LiveIndex.load(tmp_path / "index", FakeIntentModel()).min_score == stored["min_score"]
+    assert LoadedBundle(tmp_path).ticket_min_score == stored["min_score"]
+
+
+def test_deployment_negatives_that_look_like_tickets_raise_the_bar(tmp_path, tickets):
+    alone = build_ticket_index(FakeIntentModel(), tmp_path / "a").meta["threshold"]
+    copies = [question.upper() for question, _ in QUESTIONS] * 3
+    raised = build_ticket_index(FakeIntentModel(), tmp_path / "b", negative_texts=copies).meta["threshold"]
+    assert raised["deployment_negatives"] == len(copies)
+    assert raised["min_score"] > alone["min_score"]
+
+
+def test_an_index_without_a_calibration_keeps_the_old_bar(tmp_path):
+    assert LiveIndex.empty(FakeIntentModel()).min_score == UNCALIBRATED
+    assert build_ticket_index(FakeIntentModel(), tmp_path).meta["threshold"]["min_score"] == UNCALIBRATED
+
+
+def test_the_reply_policy_offers_a_ticket_above_the_bundles_own_bar(tickets):
+    from chat.registry import Hit
+    from chat.replies import _closest_ticket
+
+    class Bundle:
+        ticket_min_score = 0.3
+
+        def search(self, text: str, k: int = 5) -> list[Hit]:
+            return [Hit(ticket_id=tickets[0].id, score=0.4)]
+
+    assert _closest_ticket(Bundle(), "anything") == (tickets[0], 0.4)
+    Bundle.ticket_min_score = 0.5
+    assert _closest_ticket(Bundle(), "anything") is None

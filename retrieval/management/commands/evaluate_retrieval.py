@@ -55,7 +55,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from retrieval.benchmark import evaluate, native_logs_captured, product_encoder, read_labelled_csv
-        from retrieval.encoder import DEFAULT_KIND, DEFAULT_LEXICAL_WEIGHT, HybridEncoder, LexicalEncoder
+        from retrieval.encoder import DEFAULT_KIND, DEFAULT_LEXICAL_WEIGHT, fit_ticket_encoder
 
         try:
             tickets = read_labelled_csv(options["tickets"], options["text_column"], options["intent_column"])
@@ -73,9 +73,8 @@ class Command(BaseCommand):
                     intent.embed(["warm-up"])  # TFLite announces its delegate on the first call
                 fine_tune_seconds = round(time.perf_counter() - started, 1)
                 candidates["intent"] = lambda texts, intents: intent
-                candidates["hybrid"] = lambda texts, intents: HybridEncoder(
-                    intent, LexicalEncoder.fit(texts), weight
-                )
+                # The product's hybrid (lexical half HYBRID_LEXICAL_DIM, not re-normalized).
+                candidates["hybrid"] = lambda texts, _: fit_ticket_encoder(texts, intent, "hybrid", weight)[0]
             chosen = {"base": "intent"}.get(DEFAULT_KIND, DEFAULT_KIND)
             if chosen not in candidates:
                 chosen = "lexical"
