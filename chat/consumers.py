@@ -200,7 +200,6 @@ class ChatConsumer(FrameConsumer):
             if received.status == Conversation.Status.WAITING:
                 await handoff.notify_queue(self.channel_layer)
         if received.needs_reply:
-            await self.send_json({"type": "typing", "sender": "bot", "state": True})
             reply = await db(replies.respond)(self.conversation.pk, message.text, received.status)
             await self.deliver(reply)
 

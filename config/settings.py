@@ -97,6 +97,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+    # Tests on a file too: an in-memory database shared between threads locks whole tables
+    # and ignores the timeout, and replies run on a thread pool.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # the default database lives there
 # Keep connections between requests and consumer calls: opening one per call was a third of
 # the server's time under load. No health checks: they cost a round trip before every consumer
 # call; a connection the database dropped fails one call and is then replaced.

@@ -236,6 +236,8 @@ export function mountChat(root, options = {}) {
         return;
       }
       settle(node, seq);
+      // The bot is "thinking" from the ack until its answer arrives (no frame needed for that).
+      if (state.status === "bot" || state.status === "closed") theyAreTyping("bot", true);
     },
     failed({ item, detail }) {
       const node = state.byClient.get(item.client_id);
