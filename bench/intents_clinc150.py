@@ -1,6 +1,6 @@
 """CLINC150 train(+oos_train) -> val(+oos_val) through `manage.py evaluate_intents`; prints one JSON object.
 
-    .venv/bin/python bench/intents_clinc150.py --data-dir /work/shared/data [--report DIR]
+    .venv/bin/python bench/intents_clinc150.py --data-dir /work/shared/data [--seed 0] [--report DIR]
 
 The CLINC json is written to CSVs in a temp dir, then the command runs exactly as a user would
 run it (`--oos-label oos`), so thresholds come from a held-out part of train, never from val.
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--base", type=Path, default=ROOT / "training" / "base_model")
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args()
 
@@ -41,7 +42,7 @@ def main() -> None:
             write_labelled_csv(Path(tmp) / f"{name}.csv", texts, intents)
         out = io.StringIO()
         options = {"train": Path(tmp) / "train.csv", "test": Path(tmp) / "val.csv", "oos_label": "oos",
-                   "base": args.base, "epochs": args.epochs, "json": True, "stdout": out}
+                   "base": args.base, "epochs": args.epochs, "seed": args.seed, "json": True, "stdout": out}
         if args.report:
             options["report"] = args.report
         call_command("evaluate_intents", **options)
