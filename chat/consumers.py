@@ -14,6 +14,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
+import asyncio
 import functools
 
 from channels.db import database_sync_to_async
@@ -189,18 +190,27 @@ class ChatConsumer(FrameConsumer):
             raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
         if not self.limiter.allow() or not per_ip.allow_message(self.ip or "", settings.CHAT_RATE_PER_IP_PER_MINUTE):
             raise FrameError("rate_limited", "too many messages; wait a moment and send again")
-        received = await db(conversations.receive_customer_message)(
-            self.conversation.pk, client_id, text
-        )
-        message = received.message
-        await self.send_json({"type": "ack", "client_id": client_id, "seq": message.seq})
+        loop = asyncio.get_running_loop()
+        conversation_id = self.conversation.pk
+
+        def store_then_answer() -> tuple[conversations.Received, Reply | None]:
+            """One trip to the thread pool per message: store, acknowledge, decide the answer."""
+            received = conversations.receive_customer_message(conversation_id, client_id, text)
+            # The ack leaves as soon as the message is committed, while the answer is worked out;
+            # it is queued on the event loop before this function returns, so it precedes the answer.
+            ack = {"type": "ack", "client_id": client_id, "seq": received.message.seq}
+            asyncio.run_coroutine_threadsafe(self.send_json(ack), loop)
+            if not received.needs_reply:
+                return received, None
+            return received, replies.respond(conversation_id, received.message.text, received.status)
+
+        received, reply = await db(store_then_answer)()
         if received.created:
             self.conversation.status = received.status
-            await self.broadcast(conversations.message_frame(message))
+            await self.broadcast(conversations.message_frame(received.message))
             if received.status == Conversation.Status.WAITING:
                 await handoff.notify_queue(self.channel_layer)
-        if received.needs_reply:
-            reply = await db(replies.respond)(self.conversation.pk, message.text, received.status)
+        if reply is not None:
             await self.deliver(reply)
 
     async def on_handoff(self, frame: dict[str, Any]) -> None:
