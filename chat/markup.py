@@ -8,6 +8,7 @@ only a fixed set of inline tags survives and every link opens in a new tab witho
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 
 import nh3
 
@@ -15,6 +16,8 @@ ALLOWED_TAGS = {"a", "b", "strong", "i", "em", "br", "p", "ul", "ol", "li"}
 LINK_REL = "noopener noreferrer nofollow"
 
 
+# Curated answers are few and repeat on every message: clean each text once per process.
+@lru_cache(maxsize=2048)
 def sanitize_answer(markup: str) -> str:
     """The answer with only the allowed tags; links get rel and target=_blank, scripts vanish."""
     return nh3.clean(
@@ -30,6 +33,7 @@ def sanitize_answer(markup: str) -> str:
     )
 
 
+@lru_cache(maxsize=2048)
 def answer_text(markup: str) -> str:
     """The answer as plain text (tags dropped, entities decoded) for the message's `text`."""
     spaced = markup.replace("<br>", "\n").replace("<br/>", "\n").replace("</p>", "</p>\n").replace("</li>", "</li>\n")
