@@ -7,6 +7,8 @@ their measured recall and false positives are in docs/privacy.md.
 
 from __future__ import annotations
 
+import logging
+
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -291,3 +293,15 @@ def redact(text: str) -> str:
     """`text` with emails, phones, cards, IBANs, SSNs and IPv4 addresses replaced by `[KIND]`."""
     return redact_counted(text)[0]
 
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts personal data from every log record (message and arguments) before it is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True

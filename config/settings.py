@@ -207,7 +207,9 @@ RETRAIN_MIN_NEW_EXAMPLES = _positive_int("RETRAIN_MIN_NEW_EXAMPLES", 20)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Logs never carry customers' personal data (emails, phones, cards, IBANs...).
+    "filters": {"redact": {"()": "chat.privacy.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"daphne": {"level": "WARNING"}},
 }

@@ -132,3 +132,13 @@ def test_output_holds_no_card_number_and_no_email_address(text: str) -> None:
     out = redact(text)
     assert not any(13 <= len(run) <= 19 and luhn_valid(run) for run in _DIGIT_RUN.findall(out))
     assert not _ADDRESS.search(out)
+
+
+def test_log_records_are_redacted_before_they_are_written():
+    import logging
+
+    from chat.privacy import RedactingFilter
+
+    record = logging.LogRecord("chat", logging.INFO, __file__, 1, "customer %s wrote %r", ("pat@example.com", "card 4111 1111 1111 1111"), None)
+    assert RedactingFilter().filter(record)
+    assert record.getMessage() == "customer [EMAIL] wrote 'card [CARD]'"
