@@ -3,6 +3,8 @@
 // Customer text is always inserted as text. The server is the source of truth: the queue is
 // redrawn from each `queue` frame, and a conversation's log from its `history` frame.
 
+import { el } from "./dom.js";
+
 const $ = (id) => document.getElementById(id);
 const PING_EVERY_MS = 30000;
 const TYPING_IDLE_MS = 3000;
@@ -26,20 +28,6 @@ const state = {
   myTypingTimer: null,
 };
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (name === "class") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  return node;
-}
 
 // Socket ---------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 // so a server bug still cannot inject a script or an event handler.
 
 import { ChatConnection, browserStorage } from "./connection.js";
+import { el } from "./dom.js";
 
 const ALLOWED_TAGS = new Set(["A", "B", "STRONG", "I", "EM", "BR", "P", "UL", "OL", "LI"]);
 const SAFE_HREF = /^(https?:|mailto:|tel:)/i;
@@ -24,20 +25,6 @@ const ICONS = {
 
 // DOM helpers -----------------------------------------------------------------------------
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (name === "class") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  return node;
-}
 
 function icon(name) {
   const ns = "http://www.w3.org/2000/svg";
