@@ -8,7 +8,8 @@ Usage (after `migrate`, `load_demo` and `retrain` against the same DATABASE_URL/
 Loads the active bundle as the web process does (chat.registry.LoadedBundle), or, with --kind,
 rebuilds its index with that encoder into a temporary directory. Prints one JSON object: the
 index's calibrated threshold, every score, whether the nearest ticket is the right one, and
-how many paraphrases / unrelated questions the reply policy's bar lets through.
+how many paraphrases / unrelated questions the reply policy's bar lets through, and (without
+--kind) what chat.replies.respond actually answers each with (a curated answer may come first).
 """
 
 from __future__ import annotations
@@ -73,6 +74,25 @@ UNRELATED = [
 ]
 
 
+def policy_sources(*groups: list[str]) -> list[list[str]]:
+    """What the reply policy answers each text with (answer/ticket/clarify/fallback), in a throwaway chat."""
+    from chat import replies
+    from chat.models import Conversation, Site, Visitor
+
+    site = Site.objects.first()
+    conversation = Conversation.objects.create(site=site, visitor=Visitor.objects.create(site=site))
+    sources = []
+    for texts in groups:
+        answered = []
+        for text in texts:
+            reply = replies.respond(conversation.pk, text, Conversation.Status.BOT)
+            message = reply.messages[0] if reply.messages else None
+            answered.append(f"{message.source}:{message.intent}" if message else "silent")
+        sources.append(answered)
+    conversation.delete()
+    return sources
+
+
 def main() -> None:
     import django
 
@@ -117,6 +137,8 @@ def main() -> None:
         "unrelated_answered": sum(s >= bar for _, s in unrelated),
         "calibration": index.index.meta.get("threshold"),
     }
+    if not args.kind:
+        result["replies"] = policy_sources(PARAPHRASES, HARD_PARAPHRASES, UNRELATED)
     print(json.dumps(result))
 
 

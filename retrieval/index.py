@@ -33,10 +33,11 @@ FORMAT = 1
 # vectors took ~4 ms on one core, so ~20k answer in ~1 ms; beyond that, IVF.
 EXACT_LIMIT = 20_000
 
-# IVF settings, chosen by `bench_index` sweeps at 100k and 1M (docs/retrieval.md): nprobe 32
-# gave recall@10 0.97 at both sizes (16 gave 0.947 at 100k) and 0.62 ms at 1M (64: 1.08 ms).
+# IVF settings, chosen by `bench_index` sweeps at 100k and 1M (docs/retrieval.md). With the
+# hybrid encoder (320-d) at 1M, nprobe 32 gave recall@10 0.945 in 0.68 ms and 48 gave 0.964 in
+# 0.94 ms; 40 sits between, under 1 ms with recall ≥ 0.95. (The 256-d intent encoder had 0.973 at 32.)
 IVF_PROBE_FRACTION = 1 / 128  # nprobe = nlist / 128, at least MIN_NPROBE
-MIN_NPROBE = 32
+MIN_NPROBE = 40
 TRAIN_POINTS_PER_LIST = 40  # FAISS warns below 39 points per centroid
 
 
