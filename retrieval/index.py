@@ -238,10 +238,3 @@ class TicketIndex:
         if len(loaded._ids) != cpu.ntotal:
             raise ValueError("ids.npy and index.faiss disagree on size")
         return loaded
-
-
-def build_ticket_index(encoder: Any, directory: Path, **options: Any) -> TicketIndex:
-    """Alias of retrieval.ingest.build_ticket_index, where the pipeline looks for it."""
-    from retrieval.ingest import build_ticket_index as build
-
-    return build(encoder, directory, **options)

@@ -157,9 +157,7 @@ def test_a_question_edited_after_the_build_is_embedded_again(tmp_path, tickets):
 
 
 def test_a_retrain_before_any_approval_writes_an_empty_index_that_fills_later(tmp_path):
-    from retrieval.index import build_ticket_index as pipeline_entry_point
-
-    index = pipeline_entry_point(FakeIntentModel(), tmp_path)
+    index = build_ticket_index(FakeIntentModel(), tmp_path)
     assert len(index) == 0
     live = LiveIndex.load(tmp_path, FakeIntentModel(), poll_seconds=0)
     new = approved("where is my new card")

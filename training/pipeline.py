@@ -293,7 +293,7 @@ def _train_and_publish(run: TrainingRun, staging: Path) -> TrainingRun:
         return run
 
     _progress(run, "indexing tickets", 0.95)
-    _build_index(candidate_model, staging / "index")
+    _build_index(candidate_model, staging / "index", texts, intents)
     version = timezone.now().strftime("%Y%m%d-%H%M%S") + f"-r{run.pk}"
     manifest = {
         "version": version,
@@ -324,10 +324,13 @@ def _active_bundle() -> Any:
         return None
 
 
-def _build_index(encoder: Any, directory: Path) -> None:
-    from retrieval.index import build_ticket_index
+def _build_index(encoder: Any, directory: Path, texts: list[str], intents: list[str | None]) -> None:
+    """The ticket index for the new encoder: its lexical part also learns the deployment's words
+    from the training texts, and its answer threshold is calibrated against the out-of-scope ones."""
+    from retrieval.ingest import build_ticket_index
 
-    build_ticket_index(encoder, directory)
+    negatives = [text for text, intent in zip(texts, intents) if intent is None]
+    build_ticket_index(encoder, directory, fit_texts=texts, negative_texts=negatives)
 
 
 def _library_versions() -> dict[str, str]:
