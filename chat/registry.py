@@ -5,6 +5,7 @@ A bundle is one directory `<ARTIFACTS_DIR>/bundles/<version>/` holding
     manifest.json   version, format, data fingerprint, metrics, library versions
     intent/         the intent model (chat.intents.IntentModel.load)
     index/          the ticket index and its encoder (retrieval.ingest.LiveIndex.load), optional
+    report/         the held-out evaluation: per-intent metrics, confusion_matrix.png
 
 and `<ARTIFACTS_DIR>/ACTIVE` names the active version. Training calls `publish()`;
 serving calls `current()`, which notices a new ACTIVE within BUNDLE_POLL_SECONDS, builds
@@ -109,6 +110,15 @@ def artifacts_dir() -> Path:
 
 def bundles_dir() -> Path:
     return artifacts_dir() / "bundles"
+
+
+def report_dir(bundle: Path) -> Path:
+    """Where a bundle keeps its evaluation report (per-intent metrics, confusion matrix)."""
+    return bundle / "report"
+
+
+def confusion_matrix_path(version: str) -> Path:
+    return report_dir(bundles_dir() / version) / "confusion_matrix.png"
 
 
 def active_version() -> str:

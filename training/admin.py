@@ -6,9 +6,9 @@ import json
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.urls import path
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from chat import registry
@@ -18,7 +18,8 @@ from training.models import ModelVersion, TrainingRun
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ["version", "is_active", "accuracy", "macro_f1", "oos_recall", "created"]
-    readonly_fields = ["version", "data_fingerprint", "created", "metrics_table", "per_intent_changes"]
+    readonly_fields = ["version", "data_fingerprint", "created", "metrics_table", "confusion_matrix",
+                       "per_intent_changes"]
     exclude = ["metrics"]
     actions = ["activate"]
 
@@ -42,6 +43,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def metrics_table(self, version: ModelVersion) -> str:
         keep = {k: v for k, v in version.metrics.items() if k not in ("heldout", "regression", "training", "export")}
         return format_html("<pre>{}</pre>", json.dumps(keep, indent=2))
+
+    @admin.display(description="Confusion matrix (held-out)")
+    def confusion_matrix(self, version: ModelVersion) -> str:
+        if not registry.confusion_matrix_path(version.version).exists():
+            return "-"
+        url = reverse("admin:training_modelversion_confusion", args=[version.pk])
+        return format_html('<img src="{}" alt="Confusion matrix of {}" style="max-width:720px">', url, version.version)
+
+    def get_urls(self):
+        return [path("<int:pk>/confusion.png", self.admin_site.admin_view(self.confusion_png),
+                     name="training_modelversion_confusion"), *super().get_urls()]
+
+    def confusion_png(self, request: HttpRequest, pk: int) -> HttpResponse:
+        version = get_object_or_404(ModelVersion, pk=pk)
+        image = registry.confusion_matrix_path(version.version)
+        if not image.exists():
+            raise Http404("no confusion matrix for this version")
+        return FileResponse(open(image, "rb"), content_type="image/png")
 
     @admin.display(description="Per-intent accuracy (held-out) against the model it replaced")
     def per_intent_changes(self, version: ModelVersion) -> str:

@@ -106,23 +106,31 @@ def split(texts: list[str], intents: list[str | None]) -> tuple[list[int], list[
     return train, sorted(held)
 
 
-def score(model: Any, texts: list[str], intents: list[str | None]) -> dict[str, Any]:
-    """Accuracy (out-of-scope as one more class), macro-F1, OOS recall of a served model."""
+def score(model: Any, texts: list[str], intents: list[str | None], report_dir: Path | None = None) -> dict[str, Any]:
+    """Accuracy (out-of-scope as one more class), macro-F1, OOS recall of a served model;
+    with `report_dir`, also the per-intent report and confusion-matrix image there."""
     from sklearn.metrics import f1_score
 
     if not texts:
         return {"accuracy": None, "macro_f1": None, "oos_recall": None, "n": 0}
     truth = [i or "oos" for i in intents]
-    predicted = [model.predict(t).intent or "oos" for t in texts]
+    predictions = [model.predict(t) for t in texts]
+    predicted = [p.intent or "oos" for p in predictions]
     correct = [t == p for t, p in zip(truth, predicted)]
     oos = [p == "oos" for t, p in zip(truth, predicted) if t == "oos"]
-    return {
+    result = {
         "accuracy": round(sum(correct) / len(correct), 4),
         "macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 4),
         "oos_recall": round(sum(oos) / len(oos), 4) if oos else None,
         "n": len(texts),
         "per_intent": _per_intent(truth, predicted),
     }
+    if report_dir is not None:
+        from training.evaluation import write_report
+
+        write_report(report_dir, list(intents), [p.intent for p in predictions],
+                     [p.confidence for p in predictions], result)
+    return result
 
 
 def _per_intent(truth: list[str], predicted: list[str]) -> dict[str, float]:
@@ -266,7 +274,10 @@ def _train_and_publish(run: TrainingRun, staging: Path) -> TrainingRun:
     candidate_model = IntentModel.load(staging / "intent")
 
     _progress(run, "evaluating", 0.9)
-    candidate = {"heldout": score(candidate_model, held_x, held_y), "regression": score(candidate_model, reg_x, reg_y)}
+    candidate = {
+        "heldout": score(candidate_model, held_x, held_y, report_dir=registry.report_dir(staging)),
+        "regression": score(candidate_model, reg_x, reg_y),
+    }
     active_bundle = _active_bundle()
     active = None
     if active_bundle is not None:
