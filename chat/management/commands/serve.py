@@ -22,8 +22,13 @@ class Command(BaseCommand):
         var = settings.BASE_DIR / "var"
         (var / "broker" / "queue").mkdir(parents=True, exist_ok=True)
         (var / "broker" / "processed").mkdir(parents=True, exist_ok=True)
+        web = [python, "-m", "daphne", "-b", host, "-p", str(port)]
+        if os.environ.get("PROXY_HEADERS", "").lower() in ("1", "true", "yes"):
+            # Behind a reverse proxy every customer would share the proxy's address (and its
+            # per-address limits): take the client address from X-Forwarded-For instead.
+            web.append("--proxy-headers")
         commands = {
-            "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
+            "web": [*web, "config.asgi:application"],
             # One training at a time: a TensorFlow child is ~0.6 GB (STYLE.md §21).
             "worker": [python, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
                        "--loglevel", "INFO"],
