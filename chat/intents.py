@@ -12,7 +12,7 @@ import re
 import threading
 import unicodedata
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,10 @@ class Preprocessor:
             if len(self._cache) < 200_000:
                 self._cache[word] = hit
         return hit
+
+    def knows_any(self, text: str) -> bool:
+        """Whether the text has at least one word of the vocabulary."""
+        return any(word in self._index for word in normalize(text))
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One text as (words, subwords, bag) int32 arrays, each with a leading batch axis of 1."""
@@ -238,7 +242,12 @@ class IntentModel:
         return self._run(text)["probs"][0]
 
     def predict(self, text: str) -> Prediction:
-        return decide(self.probabilities(text), self.labels, self.oos_index, self.thresholds)
+        prediction = decide(self.probabilities(text), self.labels, self.oos_index, self.thresholds)
+        if prediction.intent is not None and not self.preprocessor.knows_any(text):
+            # Not one word the model has ever seen (keyboard mashes, another language): the
+            # subword features alone would still pick an intent, so refuse to guess.
+            return replace(prediction, intent=None)
+        return prediction
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """L2-normalized sentence vectors from the encoder, shape (len(texts), dim)."""
