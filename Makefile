@@ -7,7 +7,7 @@ PORT ?= 8000
 # A newcomer's machine serves plain http on localhost: run in development mode unless told otherwise.
 export DEBUG ?= true
 
-.PHONY: install run test browser-deps
+.PHONY: install run test lint browser-deps
 
 install: $(VENV)/.installed
 
@@ -25,7 +25,10 @@ run: install
 	$(PY) manage.py retrain --if-none-active
 	PORT=$(PORT) $(PY) manage.py serve --port $(PORT)
 
-test: install
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browsers here).

@@ -413,7 +413,7 @@ class Stack:
                 self._add_daphne(index)
             if self.with_celery:
                 self._add_celery()
-            for name, process in self.processes.items():
+            for process in self.processes.values():
                 process.env = self.env()
                 process.start()
             for name in self.processes:
@@ -491,7 +491,7 @@ class ChatClient:
                 if hello.get("type") != "conversation":
                     raise StackError(f"refused: {hello}")
                 break
-            except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            except (TimeoutError, OSError, ConnectionError) as exc:
                 await self._drop()
                 if time.monotonic() > deadline:
                     raise StackError(f"could not reconnect within {self.timeout}s: {exc!r}") from exc
@@ -563,7 +563,7 @@ class ChatClient:
                 continue
             try:
                 frame = await self._recv(max(0.1, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             except Exception:  # the socket died: reconnect, resend
                 await self._drop()

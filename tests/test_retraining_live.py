@@ -117,9 +117,9 @@ def test_labelled_examples_retrain_on_the_worker_and_hot_swap_into_open_sessions
         asker.ask(text)
         asker.close()
     staff = Staff(stack.url(0).rstrip("/"), "curator", "curate-me-123")
+    placeholders = ",".join(["%s"] * len(LOYALTY_EXAMPLES))
     ids = [row[0] for row in stack.sql(
-        "SELECT id FROM chat_message WHERE sender = 'customer' AND text IN (%s)" % ",".join(["%s"] * len(LOYALTY_EXAMPLES)),
-        LOYALTY_EXAMPLES)]
+        f"SELECT id FROM chat_message WHERE sender = 'customer' AND text IN ({placeholders})", LOYALTY_EXAMPLES)]
     assert len(ids) == len(LOYALTY_EXAMPLES)
     assert "how many loyalty points do I have" in staff.get("/admin/review/")
     staff.post(f"/admin/review/{ids[0]}/", {"action": "new", "name": "loyalty_points", "answer": LOYALTY_ANSWER})

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from chat import conversations, review
-from chat.models import Conversation, Intent, Message, TrainingExample, Visitor
+from chat.models import Conversation, Intent, TrainingExample, Visitor
 
 pytestmark = pytest.mark.django_db
 
