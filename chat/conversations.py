@@ -184,7 +184,3 @@ class Reply:
     status: str | None = None  # the conversation's new status, when it changed
     handoff: bool = False  # the queue changed: agent consoles should refresh
     offer_email: bool = False
-
-
-def touch(conversation: Conversation) -> None:
-    Conversation.objects.filter(pk=conversation.pk).update(updated=timezone.now())

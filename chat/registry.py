@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -135,10 +134,6 @@ def list_versions() -> list[str]:
     return sorted(p.name for p in bundles_dir().iterdir() if (p / "manifest.json").exists())
 
 
-def read_manifest(version: str) -> dict[str, Any]:
-    return json.loads((bundles_dir() / version / "manifest.json").read_text())
-
-
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text)
@@ -173,12 +168,6 @@ def activate_version(version: str) -> None:
     LoadedBundle(directory)
     artifacts_dir().mkdir(parents=True, exist_ok=True)
     _write_atomically(artifacts_dir() / "ACTIVE", version + "\n")
-
-
-def remove_version(version: str) -> None:
-    if version == active_version():
-        raise ValueError("cannot remove the active version")
-    shutil.rmtree(bundles_dir() / version, ignore_errors=True)
 
 
 class _Registry:

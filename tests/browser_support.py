@@ -11,7 +11,6 @@ import contextlib
 import http.server
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,11 +19,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.conftest import services_required
+from tests.stack import Database, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -48,43 +48,6 @@ if not User.objects.filter(username={STAFF_USER!r}).exists():
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Database:
-    """The server's own database: a SQLite file, or a PostgreSQL database made for this run."""
-
-    def __init__(self, workdir: Path) -> None:
-        base = os.environ.get("DATABASE_URL", "")
-        self.admin_url = None
-        if base.startswith(("postgres://", "postgresql://")):
-            parts = urlsplit(base)
-            self.name = f"browser_{os.getpid()}"
-            # CREATE/DROP DATABASE from the maintenance database: the named one may not exist yet.
-            self.admin_url = urlunsplit(parts._replace(path="/postgres"))
-            self.url = urlunsplit(parts._replace(path="/" + self.name))
-        else:
-            self.url = f"sqlite:///{workdir / 'browser.sqlite3'}"
-
-    def create(self) -> None:
-        if self.admin_url:
-            self._admin(f'DROP DATABASE IF EXISTS "{self.name}"', f'CREATE DATABASE "{self.name}"')
-
-    def drop(self) -> None:
-        if self.admin_url:
-            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-    def _admin(self, *statements: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            for statement in statements:
-                connection.execute(statement)
-
-
 class ChatServer:
     """Daphne in a subprocess on a fixed port, with its own database; stop() and start() keep both."""
 
@@ -92,7 +55,7 @@ class ChatServer:
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.database = Database(workdir)
+        self.database = Database(os.environ.get("DATABASE_URL"), workdir)
         self.process: subprocess.Popen | None = None
         self.log = workdir / "daphne.log"
         self.env = {
