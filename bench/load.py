@@ -51,7 +51,14 @@ QUESTIONS = [
     "When will I get my refund?",
     "Can I cancel my order?",
     "Is there a discount for students?",
+    "the tracking page has not updated for days",
+    "I was charged twice for the same thing",
+    "how do I reset my password",
+    "the jacket is too small, can I swap it for a large",
+    "do you have a store in Berlin",
+    "what is the weather like tomorrow",
 ]
+DETAILS = ["", "", "order {n}", "my order number is {n}", "thanks", "please help", "it's urgent", "ref {n}"]
 FRAME_TIMEOUT = 30.0
 # The stack's own limits are for real customers; the benchmark is 200 of them on one address.
 BENCH_ENV = {
@@ -69,6 +76,13 @@ class Result:
     acked: list[str] = field(default_factory=list)
     replies: int = 0
     errors: Counter = field(default_factory=Counter)
+
+
+def question(rng: Any) -> str:
+    """A customer question, made unique by details, so no cache of recent texts can answer it."""
+    detail = rng.choice(DETAILS).format(n=rng.randrange(10_000, 99_999))
+    text = rng.choice(QUESTIONS)
+    return f"{text} {detail}".strip() + (f" {rng.randrange(1000)}" if not detail else "")
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -99,7 +113,7 @@ async def chat_conversation(url: str, messages: int, start: asyncio.Event, ready
         for _ in range(messages):
             client_id = str(uuid.uuid4())
             sent = time.perf_counter()
-            await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": random.choice(QUESTIONS)}))
+            await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": question(random)}))
             acked = False
             while True:
                 frame = await recv_json(ws)
@@ -123,6 +137,13 @@ async def chat_conversation(url: str, messages: int, start: asyncio.Event, ready
         await ws.close()
 
 
+async def _warm_up(url: str) -> None:
+    ready: list = []
+    go = asyncio.Event()
+    go.set()
+    await chat_conversation(url, 3, go, ready, Result())
+
+
 async def echo_conversation(url: str, messages: int, start: asyncio.Event, ready: list, result: Result) -> None:
     try:
         ws = await connect(url, open_timeout=60, max_size=None, ping_interval=None)
@@ -136,7 +157,7 @@ async def echo_conversation(url: str, messages: int, start: asyncio.Event, ready
         for _ in range(messages):
             client_id = str(uuid.uuid4())
             sent = time.perf_counter()
-            await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": random.choice(QUESTIONS)}))
+            await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": question(random)}))
             frame = await recv_json(ws)
             if frame.get("client_id") != client_id:
                 result.errors["wrong echo"] += 1
@@ -155,6 +176,9 @@ async def drive(kind: str, url: str, conversations: int, messages: int, on_start
     start = asyncio.Event()
     ready: list = []
     body = chat_conversation if kind == "chat" else echo_conversation
+    if kind == "chat":
+        # Warm up: the first reply loads the model and the ticket index; that is not throughput.
+        await _warm_up(url)
     opened = time.perf_counter()
     tasks = []
     for _ in range(conversations):
@@ -252,6 +276,44 @@ def summarize_profile(path: Path, top: int = 20) -> dict[str, Any]:
     return {"samples": total, "own_pct": share(own), "cumulative_pct": share(cumulative)}
 
 
+class CpuMeter:
+    """CPU seconds used by some processes (and the whole machine) between start() and stop().
+
+    Rates depend on what else the machine does; CPU per message does much less, so each
+    phase reports the server's CPU milliseconds per message and how busy all cores were.
+    """
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.begin: tuple[float, float, float] | None = None
+
+    def _read(self) -> tuple[float, float, float]:
+        own = 0.0
+        for pid in self.pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            own += (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
+        cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = (cpu[3] + cpu[4]) / self.tick
+        return own, sum(cpu) / self.tick, idle
+
+    def start(self) -> None:
+        self.begin = self._read()
+
+    def stop(self, messages: int) -> dict[str, Any]:
+        if self.begin is None:
+            return {}
+        own, total, idle = (b - a for a, b in zip(self.begin, self._read()))
+        return {
+            "server_cpu_s": round(own, 2),
+            "server_cpu_ms_per_message": round(1000 * own / messages, 3) if messages else None,
+            "machine_busy_pct": round(100 * (1 - idle / total), 1) if total else None,
+        }
+
+
 def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
@@ -269,7 +331,11 @@ def run_echo(args: argparse.Namespace) -> dict[str, Any]:
             from tests.stack import _wait_port
 
             _wait_port(port, 30, daphne.alive)
-            return asyncio.run(drive("echo", f"ws://127.0.0.1:{port}/ws/echo/", args.conversations, args.messages))
+            meter = CpuMeter([daphne.pid])
+            report = asyncio.run(drive("echo", f"ws://127.0.0.1:{port}/ws/echo/", args.conversations, args.messages,
+                                       meter.start))
+            report.update(meter.stop(report["replies"]))
+            return report
         finally:
             daphne.kill()
 
@@ -322,7 +388,14 @@ def main() -> None:
                 if args.profile:
                     profiler = Profiler(stack.daphne(0).pid, stack.workdir / "profile.txt", 600)
                 urls = [stack.ws_url(i, path) for i in range(args.daphnes)]
-                chat = asyncio.run(drive_many(urls, args, profiler.start if profiler else None))
+                meter = CpuMeter([stack.daphne(i).pid for i in range(args.daphnes)])
+
+                def on_start() -> None:
+                    meter.start()
+                    if profiler:
+                        profiler.start()
+
+                chat = asyncio.run(drive_many(urls, args, on_start, meter))
                 if profiler:
                     report["profile"] = profiler.stop()
                 acked = chat.pop("_acked")
@@ -344,10 +417,15 @@ def main() -> None:
     print(json.dumps(report, indent=2))
 
 
-async def drive_many(urls: list[str], args: argparse.Namespace, on_start: Any) -> dict[str, Any]:
-    """Spread the conversations over the stack's Daphne processes (round robin)."""
+async def drive_many(urls: list[str], args: argparse.Namespace, on_start: Any, meter: CpuMeter) -> dict[str, Any]:
+    """Spread the conversations over the stack's Daphne processes (round robin).
+
+    The CPU meter starts when the first share of conversations starts sending, and stops when all are done.
+    """
     if len(urls) == 1:
-        return await drive("chat", urls[0], args.conversations, args.messages, on_start)
+        report = await drive("chat", urls[0], args.conversations, args.messages, on_start)
+        report.update(meter.stop(report["replies"]))
+        return report
     shares = [args.conversations // len(urls) + (i < args.conversations % len(urls)) for i in range(len(urls))]
     parts = await asyncio.gather(*(drive("chat", u, n, args.messages, on_start if i == 0 else None)
                                    for i, (u, n) in enumerate(zip(urls, shares))))
@@ -357,6 +435,7 @@ async def drive_many(urls: list[str], args: argparse.Namespace, on_start: Any) -
     merged["duration_s"] = max(p["duration_s"] for p in parts)
     merged["messages_per_s"] = round(merged["replies"] / merged["duration_s"], 1)
     merged["errors"] = sum(p["errors"] for p in parts)
+    merged.update(meter.stop(merged["replies"]))
     return merged
 
 

@@ -14,24 +14,23 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
-import asyncio
-import functools
-
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
 
 from chat import conversations, handoff, replies
-from chat.conversations import Reply, storable
+from chat.batcher import Batcher, db
+from chat.conversations import Incoming, Reply, storable
 from chat.limits import RateLimiter, per_ip
 from chat.models import Conversation
+from chat.replies import Question
 
 log = logging.getLogger(__name__)
 
-# Database work runs on a thread pool, not Channels' default single thread per process: with
-# one thread every conversation's queries queue behind each other (69% of server time in
-# py-spy under 200 sockets). Each pool thread keeps its own connection (CONN_MAX_AGE).
-db = functools.partial(database_sync_to_async, thread_sensitive=False)
+# Customer messages from all of this process's sockets are stored (one transaction, one disk
+# flush) and answered (one model batch) together; see chat/batcher.py.
+store_messages: Batcher[Incoming, conversations.Received] = Batcher(conversations.receive_customer_messages)
+answer_messages: Batcher[Question, Reply] = Batcher(replies.respond_many)
 
 PROTOCOL_VERSION = 1
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -58,6 +57,17 @@ class FrameConsumer(AsyncWebsocketConsumer):
     """JSON frames in and out; each frame goes to the handler named by its type."""
 
     handlers: dict[str, Any] = {}
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its per-event `close_old_connections` thread hop.
+
+        That call guards database work done on the consumer's own thread; all of ours runs
+        through database_sync_to_async on pool threads, which does the same around each call.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
@@ -190,28 +200,17 @@ class ChatConsumer(FrameConsumer):
             raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
         if not self.limiter.allow() or not per_ip.allow_message(self.ip or "", settings.CHAT_RATE_PER_IP_PER_MINUTE):
             raise FrameError("rate_limited", "too many messages; wait a moment and send again")
-        loop = asyncio.get_running_loop()
         conversation_id = self.conversation.pk
-
-        def store_then_answer() -> tuple[conversations.Received, Reply | None]:
-            """One trip to the thread pool per message: store, acknowledge, decide the answer."""
-            received = conversations.receive_customer_message(conversation_id, client_id, text)
-            # The ack leaves as soon as the message is committed, while the answer is worked out;
-            # it is queued on the event loop before this function returns, so it precedes the answer.
-            ack = {"type": "ack", "client_id": client_id, "seq": received.message.seq}
-            asyncio.run_coroutine_threadsafe(self.send_json(ack), loop)
-            if not received.needs_reply:
-                return received, None
-            return received, replies.respond(conversation_id, received.message.text, received.status)
-
-        received, reply = await db(store_then_answer)()
+        received = await store_messages.submit(Incoming(conversation_id, client_id, text))
+        # Acknowledged once committed; the answer is worked out after.
+        await self.send_json({"type": "ack", "client_id": client_id, "seq": received.message.seq})
         if received.created:
             self.conversation.status = received.status
             await self.broadcast(conversations.message_frame(received.message))
             if received.status == Conversation.Status.WAITING:
                 await handoff.notify_queue(self.channel_layer)
-        if reply is not None:
-            await self.deliver(reply)
+        if received.needs_reply:
+            await self.deliver(await answer_messages.submit(Question(conversation_id, received.message.text, received.status)))
 
     async def on_handoff(self, frame: dict[str, Any]) -> None:
         reason = frame.get("reason")

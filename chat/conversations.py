@@ -86,18 +86,84 @@ def _next_seq(conversation_id: int) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
+def _next_seqs(conversation_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """`_next_seq` for many messages at once: {conversation: (its last new seq, status)}.
+
+    One UPDATE hands out a run of seqs to each conversation, as many as it has messages here.
+    On PostgreSQL the rows are locked in id order first, so two batches that share
+    conversations wait for each other instead of deadlocking.
+    """
+    counts: dict[int, int] = {}
+    for conversation_id in conversation_ids:
+        counts[conversation_id] = counts.get(conversation_id, 0) + 1
+    table = Conversation._meta.db_table
+    ids = sorted(counts)
+    marks = ", ".join(["%s"] * len(ids))
+    cases = " ".join(["WHEN %s THEN %s"] * len(ids))
+    where = f"id IN ({marks})"
+    if connection.vendor == "postgresql":
+        where = f"id IN (SELECT id FROM {table} WHERE id IN ({marks}) ORDER BY id FOR UPDATE)"
+    params: list[int] = [value for conversation_id in ids for value in (conversation_id, counts[conversation_id])]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + CASE id {cases} END WHERE {where} "
+            "RETURNING id, last_seq, status",
+            [*params, *ids],
+        )
+        rows = cursor.fetchall()
+    found = {int(row[0]): (int(row[1]), str(row[2])) for row in rows}
+    missing = set(counts) - set(found)
+    if missing:
+        raise Conversation.DoesNotExist(sorted(missing))
+    return found
+
+
+def _assign_seqs(conversation_ids: list[int]) -> tuple[list[int], dict[int, str]]:
+    """Seqs for messages to these conversations (in this order), and each conversation's status."""
+    runs = _next_seqs(conversation_ids)
+    remaining = {cid: conversation_ids.count(cid) for cid in runs}
+    seqs = []
+    for conversation_id in conversation_ids:
+        last, _ = runs[conversation_id]
+        seqs.append(last - remaining[conversation_id] + 1)
+        remaining[conversation_id] -= 1
+    return seqs, {cid: status for cid, (_, status) in runs.items()}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to store (bot, system or agent), for `append_many`."""
+
+    conversation_id: int
+    sender: str
+    text: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def append_many(outgoing: list[Outgoing], *, durable: bool = True) -> list[Message]:
+    """`append` for many messages in one transaction: one UPDATE for the seqs, one INSERT."""
+    if not outgoing:
+        return []
+    with transaction.atomic():
+        if not durable and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        seqs, _ = _assign_seqs([item.conversation_id for item in outgoing])
+        return Message.objects.bulk_create(
+            [
+                Message(conversation_id=item.conversation_id, seq=seq, sender=item.sender, text=item.text, **item.fields)
+                for item, seq in zip(outgoing, seqs, strict=True)
+            ]
+        )
+
+
 def append(conversation_id: int, sender: str, text: str, *, durable: bool = True, **fields: Any) -> Message:
     """Store one message at the end of the conversation.
 
     `durable=False` commits without waiting for PostgreSQL's disk flush, for messages that can
     be produced again (the bot's answers); customers' messages are always durable.
     """
-    with transaction.atomic():
-        if not durable and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        seq, _ = _next_seq(conversation_id)
-        return Message.objects.create(conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
+    return append_many([Outgoing(conversation_id, sender, text, fields)], durable=durable)[0]
 
 
 @dataclass(frozen=True)
@@ -132,6 +198,56 @@ def receive_customer_message(conversation_id: int, client_id: str, text: str) ->
     conversation = existing.conversation
     unanswered = conversation.last_seq == existing.seq and conversation.status == Conversation.Status.BOT
     return Received(existing, created=False, needs_reply=unanswered, status=conversation.status)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A customer message as it arrived on a socket, for `receive_customer_messages`."""
+
+    conversation_id: int
+    client_id: str
+    text: str
+
+
+def receive_customer_messages(batch: list[Incoming]) -> list[Received | Exception]:
+    """Store many customer messages, each exactly once per client_id, in one transaction.
+
+    Steps: hand out every seq with one UPDATE; reopen closed conversations; insert all rows
+    with one INSERT; commit once (durable). If any of them was stored before (a resend) or its
+    conversation is gone, the whole transaction rolls back and each message takes the
+    one-at-a-time path, which tells resends apart; an error there belongs to that message only.
+    """
+    if len(batch) > 1:
+        try:
+            with transaction.atomic():
+                seqs, statuses = _assign_seqs([item.conversation_id for item in batch])
+                closed = [cid for cid, status in statuses.items() if status == Conversation.Status.CLOSED]
+                if closed:
+                    Conversation.objects.filter(pk__in=closed).update(
+                        status=Conversation.Status.BOT, updated=timezone.now()
+                    )
+                    statuses.update(dict.fromkeys(closed, Conversation.Status.BOT))
+                messages = Message.objects.bulk_create(
+                    [
+                        Message(conversation_id=item.conversation_id, seq=seq, sender=Message.Sender.CUSTOMER,
+                                text=item.text, client_id=item.client_id)
+                        for item, seq in zip(batch, seqs, strict=True)
+                    ]
+                )
+            return [
+                Received(message, created=True, needs_reply=statuses[message.conversation_id] == Conversation.Status.BOT,
+                         status=statuses[message.conversation_id])
+                for message in messages
+            ]
+        except (IntegrityError, Conversation.DoesNotExist):
+            pass
+    results: list[Received | Exception] = []
+    for item in batch:
+        try:
+            results.append(receive_customer_message(item.conversation_id, item.client_id, item.text))
+        except (IntegrityError, Conversation.DoesNotExist, Message.DoesNotExist) as exc:
+            results.append(exc)
+    return results
 
 
 def set_feedback(conversation_id: int, seq: int, value: str) -> Message | None:

@@ -52,8 +52,22 @@ class Bundle(Protocol):
 
     def search(self, text: str, k: int = 5) -> list[Hit]: ...
 
+    def predict_many(self, texts: list[str]) -> list[Prediction]: ...
 
-class EmptyBundle:
+    def search_many(self, texts: list[str], k: int = 5) -> list[list[Hit]]: ...
+
+
+class OneAtATime:
+    """The batch methods of a bundle that answers one text at a time (the empty bundle, test fakes)."""
+
+    def predict_many(self, texts: list[str]) -> list[Prediction]:
+        return [self.predict(text) for text in texts]  # type: ignore[attr-defined]
+
+    def search_many(self, texts: list[str], k: int = 5) -> list[list[Hit]]:
+        return [self.search(text, k) for text in texts]  # type: ignore[attr-defined]
+
+
+class EmptyBundle(OneAtATime):
     """What serves before any model was trained: knows no intent, finds no ticket."""
 
     version = ""
@@ -96,11 +110,17 @@ class LoadedBundle:
     def predict(self, text: str) -> Prediction:
         return self.intents.predict(text)
 
+    def predict_many(self, texts: list[str]) -> list[Prediction]:
+        return self.intents.predict_many(texts)
+
     def embed(self, texts: list[str]) -> Any:
         return self.intents.embed(texts)
 
     def search(self, text: str, k: int = 5) -> list[Hit]:
-        return [Hit(ticket_id=i, score=s) for i, s in self.index.search(text, k)]
+        return self.search_many([text], k)[0]
+
+    def search_many(self, texts: list[str], k: int = 5) -> list[list[Hit]]:
+        return [[Hit(ticket_id=i, score=s) for i, s in found] for found in self.index.search_many(texts, k)]
 
 
 def artifacts_dir() -> Path:

@@ -13,9 +13,11 @@ Confidence thresholds are the model's own (calibrated, per intent), read from th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from chat import conversations, handoff
-from chat.conversations import Reply
+from chat.conversations import Outgoing, Reply
 from chat.catalog import catalog
 from chat.models import Conversation, Message
 from chat.registry import current
@@ -41,74 +43,115 @@ CLARIFY_MIN_SHARE = 0.35
 CLARIFY_MIN_PROB = 0.15
 
 
-def _bot(conversation_id: int, text: str, source: str, version: str, **fields: object) -> Reply:
-    # The bot's message may be committed without waiting for the disk flush: if it were lost
-    # in a database crash, the customer's message would again be the last one, and the resend
-    # that every client makes after a reconnect is answered anew (conversations.Received).
-    message = conversations.append(
-        conversation_id, Message.Sender.BOT, text, source=source, model_version=version, durable=False, **fields
-    )
-    return Reply(messages=[message])
+@dataclass(frozen=True)
+class Question:
+    """One stored customer message waiting for the bot's answer."""
+
+    conversation_id: int
+    text: str
+    status: str | None = None  # the conversation's status when the message was stored
+
+
+@dataclass
+class _Answer:
+    """What the bot will say (stored later, together with the batch's other answers)."""
+
+    text: str
+    source: str
+    fields: dict[str, Any]
 
 
 def respond(conversation_id: int, text: str, status: str | None = None) -> Reply:
     """Decide and store the bot's answer to one customer message (`status`: as stored with it)."""
-    if status is None:
-        status = Conversation.objects.values_list("status", flat=True).get(pk=conversation_id)
-    if status in (Conversation.Status.WAITING, Conversation.Status.HUMAN):
-        return Reply()
-    if text.strip().lower() == TALK_TO_PERSON.lower() or ASK_FOR_HUMAN.search(text):
-        return handoff.request(conversation_id, "customer asked for a person")
+    return respond_many([Question(conversation_id, text, status)])[0]
 
+
+def respond_many(questions: list[Question]) -> list[Reply]:
+    """Decide and store the answers to many customer messages, reading the current bundle once.
+
+    The decisions are the ones described at the top, made for each message; the work is shared:
+    one batch through the intent model, one ticket search, one query for the tickets, and one
+    transaction storing every answer.
+    """
     bundle = current()
-    version = bundle.version
-    chosen = catalog.by_description(text)
-    if chosen is not None and chosen.answer:
-        return _bot(
-            conversation_id, chosen.answer, Message.Source.ANSWER, version,
-            intent=chosen.name, confidence=1.0, suggestions=chosen.quick_replies,
-        )
-    prediction = bundle.predict(text)
-    confidence = prediction.confidence
+    replies: list[Reply | None] = [None] * len(questions)
+    answers: dict[int, _Answer] = {}
+    unsure: list[int] = []  # no curated answer: try tickets, then clarify, then fallback
 
-    if prediction.intent:
-        intent = catalog.get(prediction.intent)
+    def hand_off(i: int, reason: str) -> None:
+        replies[i] = handoff.request(questions[i].conversation_id, reason)
+
+    pending = []
+    for i, question in enumerate(questions):
+        status = question.status or Conversation.objects.values_list("status", flat=True).get(
+            pk=question.conversation_id
+        )
+        if status in (Conversation.Status.WAITING, Conversation.Status.HUMAN):
+            replies[i] = Reply()
+        elif question.text.strip().lower() == TALK_TO_PERSON.lower() or ASK_FOR_HUMAN.search(question.text):
+            hand_off(i, "customer asked for a person")
+        elif (chosen := catalog.by_description(question.text)) is not None and chosen.answer:
+            answers[i] = _Answer(chosen.answer, Message.Source.ANSWER,
+                                 {"intent": chosen.name, "confidence": 1.0, "suggestions": chosen.quick_replies})
+        else:
+            pending.append(i)
+
+    predictions = dict(zip(pending, bundle.predict_many([questions[i].text for i in pending]), strict=True))
+    for i, prediction in predictions.items():
+        intent = catalog.get(prediction.intent) if prediction.intent else None
         if intent is not None and intent.handoff:
-            return handoff.request(conversation_id, f"customer asked for a person ({intent.name})")
-        if intent is not None and intent.answer:
-            return _bot(
-                conversation_id, intent.answer, Message.Source.ANSWER, version,
-                intent=intent.name, confidence=confidence, suggestions=intent.quick_replies,
-            )
+            hand_off(i, f"customer asked for a person ({intent.name})")
+        elif intent is not None and intent.answer:
+            answers[i] = _Answer(intent.answer, Message.Source.ANSWER, {
+                "intent": intent.name, "confidence": prediction.confidence, "suggestions": intent.quick_replies})
+        else:
+            unsure.append(i)
 
-    ticket = _closest_ticket(bundle, text)
-    if ticket is not None:
-        found, score = ticket
-        return _bot(
-            conversation_id, TICKET_PREFIX + found.resolution, Message.Source.TICKET, version,
-            intent=prediction.intent or found.intent, confidence=score, ticket=found,
-            suggestions=[TALK_TO_PERSON],
-        )
+    tickets = _closest_tickets(bundle, [questions[i].text for i in unsure])
+    for i, ticket in zip(unsure, tickets, strict=True):
+        prediction = predictions[i]
+        if ticket is not None:
+            found, score = ticket
+            answers[i] = _Answer(TICKET_PREFIX + found.resolution, Message.Source.TICKET, {
+                "intent": prediction.intent or found.intent, "confidence": score, "ticket": found,
+                "suggestions": [TALK_TO_PERSON]})
+        elif len(options := _plausible(prediction.ranking)) >= 2:
+            answers[i] = _Answer(CLARIFY_TEXT, Message.Source.CLARIFY, {
+                "intent": prediction.ranking[0][0], "confidence": prediction.confidence,
+                "suggestions": [*options, TALK_TO_PERSON]})
+        else:
+            answers[i] = _Answer(FALLBACK_TEXT, Message.Source.FALLBACK, {
+                "intent": prediction.intent or "", "confidence": prediction.confidence,
+                "suggestions": [TALK_TO_PERSON]})
 
-    options = _plausible(prediction.ranking)
-    if len(options) >= 2:
-        return _bot(
-            conversation_id, CLARIFY_TEXT, Message.Source.CLARIFY, version,
-            intent=prediction.ranking[0][0], confidence=confidence, suggestions=[*options, TALK_TO_PERSON],
-        )
-
-    return _bot(
-        conversation_id, FALLBACK_TEXT, Message.Source.FALLBACK, version,
-        intent=prediction.intent or "", confidence=confidence, suggestions=[TALK_TO_PERSON],
+    # The bot's messages may be committed without waiting for the disk flush: if one were lost
+    # in a database crash, the customer's message would again be the last one, and the resend
+    # that every client makes after a reconnect is answered anew (conversations.Received).
+    order = sorted(answers)
+    stored = conversations.append_many(
+        [
+            Outgoing(questions[i].conversation_id, Message.Sender.BOT, answers[i].text,
+                     {"source": answers[i].source, "model_version": bundle.version, **answers[i].fields})
+            for i in order
+        ],
+        durable=False,
     )
+    for i, message in zip(order, stored, strict=True):
+        replies[i] = Reply(messages=[message])
+    return [reply if reply is not None else Reply() for reply in replies]
 
 
-def _closest_ticket(bundle: object, text: str) -> tuple[Ticket, float] | None:
-    """The most similar approved ticket above the bar; unapproved tickets are never shown."""
+def _closest_tickets(bundle: Any, texts: list[str]) -> list[tuple[Ticket, float] | None]:
+    """For each text, the most similar approved ticket above the bar (unapproved ones are never shown)."""
+    if not texts:
+        return []
     min_score = getattr(bundle, "ticket_min_score", TICKET_MIN_SCORE)
-    hits = [hit for hit in bundle.search(text, 3) if hit.score >= min_score]  # type: ignore[attr-defined]
-    found = approved_tickets(hits)
-    return found[0] if found else None
+    hits = [[hit for hit in found if hit.score >= min_score] for found in bundle.search_many(texts, 3)]
+    approved = {ticket.id: ticket for ticket, _ in approved_tickets(hit for found in hits for hit in found)}
+    return [
+        next(((approved[hit.ticket_id], hit.score) for hit in found if hit.ticket_id in approved), None)
+        for found in hits
+    ]
 
 
 def _plausible(ranking: list[tuple[str, float]]) -> list[str]:

@@ -208,10 +208,18 @@ class LiveIndex:
             self._sync_lock.release()
 
     def search(self, text: str, k: int = 5) -> list[tuple[int, float]]:
+        return self.search_many([text], k)[0]
+
+    def search_many(self, texts: list[str], k: int = 5) -> list[list[tuple[int, float]]]:
+        """The k nearest tickets to each text, best first: one embedding batch, one FAISS call."""
         self.maybe_sync()
-        if len(self.index) == 0:
-            return []
+        if len(self.index) == 0 or not texts:
+            return [[] for _ in texts]
         # Web processes answer from a thread pool and FAISS is not safe to search while another
         # thread adds: TicketIndex serializes its FAISS calls itself, around the add only, so a
         # sync that reads the database and embeds a large import never holds searches up.
-        return self.index.search(self.encoder.embed([text]), k)
+        scores, ids = self.index.search_batch(self.encoder.embed(texts), k)
+        return [
+            [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores, strict=True)
+        ]

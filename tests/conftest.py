@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from chat.catalog import catalog
 from chat.models import Intent, Site
-from chat.registry import Hit, Prediction, registry
+from chat.registry import Hit, OneAtATime, Prediction, registry
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -52,7 +52,7 @@ def _isolated(tmp_path, settings):
     registry.reset()
 
 
-class FakeBundle:
+class FakeBundle(OneAtATime):
     """Answers from a table: text → (intent, confidence, ranking); tickets by exact question."""
 
     version = "fake-1"

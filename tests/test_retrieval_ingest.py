@@ -191,15 +191,15 @@ def test_an_index_without_a_calibration_keeps_the_old_bar(tmp_path):
 
 
 def test_the_reply_policy_offers_a_ticket_above_the_bundles_own_bar(tickets):
-    from chat.registry import Hit
-    from chat.replies import _closest_ticket
+    from chat.registry import Hit, OneAtATime
+    from chat.replies import _closest_tickets
 
-    class Bundle:
+    class Bundle(OneAtATime):
         ticket_min_score = 0.3
 
         def search(self, text: str, k: int = 5) -> list[Hit]:
             return [Hit(ticket_id=tickets[0].id, score=0.4)]
 
-    assert _closest_ticket(Bundle(), "anything") == (tickets[0], 0.4)
+    assert _closest_tickets(Bundle(), ["anything"]) == [(tickets[0], 0.4)]
     Bundle.ticket_min_score = 0.5
-    assert _closest_ticket(Bundle(), "anything") is None
+    assert _closest_tickets(Bundle(), ["anything"]) == [None]

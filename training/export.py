@@ -13,6 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from chat.intents import (  # noqa: E402
+    BATCH_SIZE,
+    BATCH_TFLITE_FILE,
     FORMAT_VERSION,
     LABELS_FILE,
     THRESHOLDS_FILE,
@@ -45,8 +47,10 @@ def _probe_texts(preprocessor: Preprocessor, n: int = 200, seed: int = 0) -> lis
     return [" ".join(rng.choice(vocab, size=int(rng.integers(2, 15)))) for _ in range(n)]
 
 
-def _convert(keras_model: Any, preprocessor: Preprocessor, temperature: float, quantize: bool) -> bytes:
-    """Rebuild the model with a static (1, max_len) signature, save it, convert the SavedModel.
+def _convert(
+    keras_model: Any, preprocessor: Preprocessor, temperature: float, quantize: bool, batch: int = 1
+) -> bytes:
+    """Rebuild the model with a static (batch, max_len) signature, save it, convert the SavedModel.
 
     The LSTM only converts to builtin ops with a static batch size, so the serving endpoint has a
     fixed input signature; converting the SavedModel (not the Keras object) keeps the weights.
@@ -58,14 +62,14 @@ def _convert(keras_model: Any, preprocessor: Preprocessor, temperature: float, q
     n_classes = keras_model.get_layer("head").units
     wide = any(layer.name == "head_wide" for layer in keras_model.layers)
     serving = build_model(
-        preprocessor, n_classes, model_config(keras_model), steps=preprocessor.max_len, batch=1, wide=wide
+        preprocessor, n_classes, model_config(keras_model), steps=preprocessor.max_len, batch=batch, wide=wide
     )
     serving.set_weights(keras_model.get_weights())
     p = preprocessor
     signature = [
-        tf.TensorSpec((1, p.max_len), tf.int32, name="words"),
-        tf.TensorSpec((1, p.max_len, p.max_sub), tf.int32, name="subwords"),
-        tf.TensorSpec((1, p.max_bag), tf.int32, name="bag"),
+        tf.TensorSpec((batch, p.max_len), tf.int32, name="words"),
+        tf.TensorSpec((batch, p.max_len, p.max_sub), tf.int32, name="subwords"),
+        tf.TensorSpec((batch, p.max_bag), tf.int32, name="bag"),
     ]
 
     import keras
@@ -100,11 +104,12 @@ def export_intent_model(
     check_texts: list[str] | None = None,
     quantize: bool = True,
 ) -> dict[str, Any]:
-    """Write model.tflite, tokenizer.json, labels.json and thresholds.json into `directory`.
+    """Write model.tflite, model_batch.tflite, tokenizer.json, labels.json and thresholds.json.
 
     `labels` is the head's class order. `thresholds` holds "default" and "per_intent", and may
     carry "oos_index" (the out-of-scope class in `labels`) and "temperature" (baked into the graph).
-    Raises ExportError if the converted model is suspiciously small or disagrees with Keras.
+    Raises ExportError if the converted model is suspiciously small, disagrees with Keras, or its
+    batch graph disagrees with the single-text graph.
     """
     from training.model import predict_logits, softmax
 
@@ -121,6 +126,7 @@ def export_intent_model(
         raise ExportError(f"converted model is {len(blob)} bytes for {n_params} parameters: weights missing")
 
     (directory / TFLITE_FILE).write_bytes(blob)
+    (directory / BATCH_TFLITE_FILE).write_bytes(_convert(keras_model, preprocessor, temperature, quantize, BATCH_SIZE))
     (directory / TOKENIZER_FILE).write_text(json.dumps(preprocessor.to_json()))
     (directory / LABELS_FILE).write_text(
         json.dumps({"format_version": FORMAT_VERSION, "labels": list(labels), "oos_index": oos_index})
@@ -141,6 +147,11 @@ def export_intent_model(
     texts = [t for t in (check_texts or []) if normalize(t)][:300] or _probe_texts(preprocessor)
     served = IntentModel.load(directory)
     lite = np.stack([served.probabilities(t) for t in texts])
+    fresh = IntentModel.load(directory)  # an empty memo: every text goes through the batch graph
+    batched = fresh.probabilities_many(texts)
+    batch_diff = float(np.abs(batched - lite).max())
+    if batch_diff > 1e-3:
+        raise ExportError(f"the batch graph differs from the single-text graph by {batch_diff:.4f}")
     ref = softmax(predict_logits(keras_model, preprocessor.encode_batch(texts)) / temperature)
     agreement = float((lite.argmax(1) == ref.argmax(1)).mean())
     max_diff = float(np.abs(lite - ref).max())
@@ -152,6 +163,7 @@ def export_intent_model(
         "quantized": quantize,
         "keras_agreement": agreement,
         "max_prob_diff": max_diff,
+        "batch_max_prob_diff": batch_diff,
         "n_check_texts": len(texts),
         "dim": served.dim,
     }
