@@ -286,32 +286,55 @@ class CpuMeter:
     def __init__(self, pids: list[int]) -> None:
         self.pids = pids
         self.tick = os.sysconf("SC_CLK_TCK")
-        self.begin: tuple[float, float, float] | None = None
+        self.begin: dict[str, float] | None = None
 
-    def _read(self) -> tuple[float, float, float]:
-        own = 0.0
-        for pid in self.pids:
+    def _process_cpu(self, pids: list[int]) -> float:
+        seconds = 0.0
+        for pid in pids:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            own += (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
+            seconds += (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
+        return seconds
+
+    def _read(self) -> dict[str, float]:
         cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        idle = (cpu[3] + cpu[4]) / self.tick
-        return own, sum(cpu) / self.tick, idle
+        return {
+            "server": self._process_cpu(self.pids),
+            "client": self._process_cpu([os.getpid()]),
+            "postgres": self._process_cpu(_pids_named("postgres")),
+            "total": sum(cpu) / self.tick,
+            "idle": (cpu[3] + cpu[4]) / self.tick,
+        }
 
     def start(self) -> None:
         self.begin = self._read()
 
     def stop(self, messages: int) -> dict[str, Any]:
-        if self.begin is None:
+        """CPU ms per message of the server, this client and PostgreSQL; how busy the machine was."""
+        if self.begin is None or not messages:
             return {}
-        own, total, idle = (b - a for a, b in zip(self.begin, self._read()))
+        end = self._read()
+        used = {key: end[key] - self.begin[key] for key in end}
+        per_message = {key: round(1000 * used[key] / messages, 3) for key in ("server", "client", "postgres")}
         return {
-            "server_cpu_s": round(own, 2),
-            "server_cpu_ms_per_message": round(1000 * own / messages, 3) if messages else None,
-            "machine_busy_pct": round(100 * (1 - idle / total), 1) if total else None,
+            "server_cpu_ms_per_message": per_message["server"],
+            "cpu_ms_per_message": per_message,
+            "machine_busy_pct": round(100 * (1 - used["idle"] / used["total"]), 1) if used["total"] else None,
         }
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 def machine() -> dict[str, Any]:
@@ -352,6 +375,7 @@ def main() -> None:
     parser.add_argument("--no-celery", action="store_true")
     parser.add_argument("--no-echo", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the (first) Daphne during the bot phase")
+    parser.add_argument("--profile-out", help="with --profile: keep py-spy's raw collapsed stacks in this file")
     parser.add_argument("--artifacts-dir", help="ARTIFACTS_DIR for the stack (e.g. one with an active model)")
     parser.add_argument("--no-model", action="store_true",
                         help="skip training the demo model (replies then take the no-model fallback path)")
@@ -386,7 +410,8 @@ def main() -> None:
                                    "active_model": _active_model(stack)}
                 profiler = None
                 if args.profile:
-                    profiler = Profiler(stack.daphne(0).pid, stack.workdir / "profile.txt", 600)
+                    out = Path(args.profile_out) if args.profile_out else stack.workdir / "profile.txt"
+                    profiler = Profiler(stack.daphne(0).pid, out, 600)
                 urls = [stack.ws_url(i, path) for i in range(args.daphnes)]
                 meter = CpuMeter([stack.daphne(i).pid for i in range(args.daphnes)])
 

@@ -7,11 +7,12 @@ commits before returning, so a caller that acknowledges after the call acknowled
 from __future__ import annotations
 
 import fnmatch
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from chat.markup import answer_text, sanitize_answer
@@ -130,6 +131,38 @@ def _assign_seqs(conversation_ids: list[int]) -> tuple[list[int], dict[int, str]
     return seqs, {cid: status for cid, (_, status) in runs.items()}
 
 
+def _insert(messages: list[Message]) -> list[Message]:
+    """INSERT many new messages in one statement and set their ids.
+
+    On PostgreSQL the rows travel as one array per column through `unnest`, which costs less
+    than half of the ORM's bulk_create per row (its per-value preparation dominates at batch
+    sizes); the columns come from the model, so a new field is written without a change here.
+    """
+    if connection.vendor != "postgresql" or not messages:
+        return Message.objects.bulk_create(messages)
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    arrays = []
+    for f in fields:
+        values = [getattr(message, f.attname) for message in messages]
+        if isinstance(f, models.JSONField):
+            values = [None if value is None else json.dumps(value) for value in values]
+        arrays.append(values)
+    table = Message._meta.db_table
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({casts}) RETURNING id, conversation_id, seq",
+            arrays,
+        )
+        ids = {(conversation_id, seq): pk for pk, conversation_id, seq in cursor.fetchall()}
+    for message in messages:
+        message.pk = ids[(message.conversation_id, message.seq)]
+        message._state.adding = False
+        message._state.db = connection.alias
+    return messages
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A message to store (bot, system or agent), for `append_many`."""
@@ -149,7 +182,7 @@ def append_many(outgoing: list[Outgoing], *, durable: bool = True) -> list[Messa
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         seqs, _ = _assign_seqs([item.conversation_id for item in outgoing])
-        return Message.objects.bulk_create(
+        return _insert(
             [
                 Message(conversation_id=item.conversation_id, seq=seq, sender=item.sender, text=item.text, **item.fields)
                 for item, seq in zip(outgoing, seqs, strict=True)
@@ -227,7 +260,7 @@ def receive_customer_messages(batch: list[Incoming]) -> list[Received | Exceptio
                         status=Conversation.Status.BOT, updated=timezone.now()
                     )
                     statuses.update(dict.fromkeys(closed, Conversation.Status.BOT))
-                messages = Message.objects.bulk_create(
+                messages = _insert(
                     [
                         Message(conversation_id=item.conversation_id, seq=seq, sender=Message.Sender.CUSTOMER,
                                 text=item.text, client_id=item.client_id)

@@ -113,7 +113,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 def redis_channel_layer(url: str) -> dict:
     """The channels-redis layer, tuned for hundreds of busy sockets per process."""
     return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "chat.layers.RedisChannelLayer",
         "CONFIG": {
             # Stock settings fail above ~100 busy sockets per process (STYLE.md §18): redis-py
             # caps its pool at 100 connections and times reads out at 5 s, exactly the layer's

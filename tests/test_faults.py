@@ -112,47 +112,50 @@ def test_clients_lose_and_duplicate_nothing_when_daphne_is_killed_mid_conversati
 
 
 def test_the_chat_recovers_after_redis_restarts(database_url, redis):
+    from chat.layers import MAX_RETRY_DELAY
+
     with Stack(2, redis_url=redis.url, env=STACK_ENV) as stack:
 
-        async def cross_process_echo(text: str) -> dict:
-            """A conversation open on both Daphnes: a message on A reaches the tab on B through Redis."""
+        async def tabs_on_two_processes() -> tuple[ChatClient, ChatClient]:
             first = ChatClient(lambda: stack.ws_url(0), timeout=30)
             await first.open()
             second = ChatClient(lambda: stack.ws_url(1), timeout=30)
             second.token = first.token
             await second.open()
             await asyncio.sleep(0.5)  # the tabs' hello crosses the layer before the message does
-            answer = await first.say(text)
+            return first, second
+
+        async def echo_across(first: ChatClient, second: ChatClient, text: str) -> None:
+            """A message said on the tab on A reaches the tab on B through Redis."""
+            await first.say(text)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 frame = await second._recv(max(0.1, deadline - time.monotonic()))
                 if frame.get("type") == "message" and frame.get("client_id") == first.sent[-1]:
-                    break
-            else:
-                raise AssertionError("the message never reached the other process")
-            await first.close()
-            await second.close()
-            return answer
+                    return
+            raise AssertionError("the message never reached the other process")
 
-        async def before() -> ChatClient:
-            client = ChatClient(lambda: stack.ws_url(0), timeout=60)
-            await client.say("Where is my order?")
-            await cross_process_echo("Do you ship to Canada?")
-            return client
+        async def scenario() -> list[ChatClient]:
+            first, second = await tabs_on_two_processes()
+            await echo_across(first, second, "Do you ship to Canada?")
+            await asyncio.to_thread(redis.restart)  # kill -9 and start again on the same port, empty
+            # The layer retries with backoff; once both processes reached Redis again, their
+            # sockets are back in their groups.
+            await asyncio.sleep(MAX_RETRY_DELAY + 1)
+            await echo_across(first, second, "How long does shipping take?")
+            await first.say("Can I pay with PayPal?")
+            # Sockets opened after the restart work across processes too.
+            third, fourth = await tabs_on_two_processes()
+            await echo_across(third, fourth, "I want to return an item")
+            for client in (first, second, third, fourth):
+                await client.close()
+            return [first, third]
 
-        async def after(client: ChatClient) -> None:
-            # The socket opened before the restart: new messages are acked and answered
-            # (on the same socket, or after the client reconnects).
-            await client.say("How long does shipping take?")
-            await client.say("Can I pay with PayPal?")
-            await client.close()
-            # Cross-process delivery through the layer works again for new sockets.
-            await cross_process_echo("I want to return an item")
-
-        client = asyncio.run(before())
-        redis.restart()  # kill -9 and start again on the same port, with nothing in it
-        asyncio.run(after(client))
-        assert_delivered_exactly_once(stack, client)
+        speakers = asyncio.run(scenario())
+        # The sockets open during the restart were never dropped.
+        assert [c.connections for c in speakers] == [1, 1]
+        for client in speakers:
+            assert_delivered_exactly_once(stack, client)
 
 
 def test_a_worker_killed_during_a_retrain_marks_the_run_failed_and_the_active_model_keeps_serving(

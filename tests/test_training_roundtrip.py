@@ -164,3 +164,19 @@ def test_an_intent_with_enough_held_out_rows_gets_its_own_threshold():
     assert 0.72 < t["per_intent"]["a"] <= 0.9 and 0.36 < t["per_intent"]["b"] <= 0.6
     assert decide(probs[45], labels, 2, t).intent is None  # an OOS look-alike of "a"
     assert decide(probs[0], labels, 2, t).intent == "a" and decide(probs[60], labels, 2, t).intent == "b"
+
+
+def test_a_batch_is_answered_as_each_text_alone(trained, tmp_path):
+    """The batch graphs (short and long) give what the single-text graph gives, memo or not."""
+    from chat.intents import BATCH_SIZE, IntentModel
+
+    directory = tmp_path / "intent"
+    trained.export(directory)
+    texts = [t for rows in DATA.values() for t in rows] + OOS
+    texts += [" ".join(["my card"] * 12 + [str(i)]) for i in range(BATCH_SIZE)]  # longer than the short graph
+    alone = IntentModel.load(directory)
+    one_by_one = np.stack([alone.probabilities(t) for t in texts])
+    together = IntentModel.load(directory).probabilities_many(texts)
+    assert np.abs(one_by_one - together).max() < 1e-4
+    assert [p.intent for p in IntentModel.load(directory).predict_many(texts)] == [
+        alone.predict(t).intent for t in texts]

@@ -14,14 +14,16 @@ import numpy as np  # noqa: E402
 
 from chat.intents import (  # noqa: E402
     BATCH_SIZE,
-    BATCH_TFLITE_FILE,
+    BATCH_TFLITE_PATTERN,
     FORMAT_VERSION,
     LABELS_FILE,
     THRESHOLDS_FILE,
     TFLITE_FILE,
     TOKENIZER_FILE,
+    SHORT_STEPS,
     IntentModel,
     Preprocessor,
+    batch_steps,
     normalize,
 )
 
@@ -40,17 +42,18 @@ def model_config(keras_model: Any) -> dict[str, Any]:
     }
 
 
-def _probe_texts(preprocessor: Preprocessor, n: int = 200, seed: int = 0) -> list[str]:
+def _probe_texts(preprocessor: Preprocessor, n: int = 200, seed: int = 0, words: tuple[int, int] = (2, 15)) -> list[str]:
     """Word-salad sentences from the vocabulary, when the caller has no real texts to check with."""
     rng = np.random.default_rng(seed)
     vocab = preprocessor.vocab[:3000] or ["hello"]
-    return [" ".join(rng.choice(vocab, size=int(rng.integers(2, 15)))) for _ in range(n)]
+    return [" ".join(rng.choice(vocab, size=int(rng.integers(*words)))) for _ in range(n)]
 
 
 def _convert(
-    keras_model: Any, preprocessor: Preprocessor, temperature: float, quantize: bool, batch: int = 1
+    keras_model: Any, preprocessor: Preprocessor, temperature: float, quantize: bool, batch: int = 1,
+    steps: int | None = None,
 ) -> bytes:
-    """Rebuild the model with a static (batch, max_len) signature, save it, convert the SavedModel.
+    """Rebuild the model with a static (batch, steps) signature, save it, convert the SavedModel.
 
     The LSTM only converts to builtin ops with a static batch size, so the serving endpoint has a
     fixed input signature; converting the SavedModel (not the Keras object) keeps the weights.
@@ -61,14 +64,13 @@ def _convert(
 
     n_classes = keras_model.get_layer("head").units
     wide = any(layer.name == "head_wide" for layer in keras_model.layers)
-    serving = build_model(
-        preprocessor, n_classes, model_config(keras_model), steps=preprocessor.max_len, batch=batch, wide=wide
-    )
+    steps = steps or preprocessor.max_len
+    serving = build_model(preprocessor, n_classes, model_config(keras_model), steps=steps, batch=batch, wide=wide)
     serving.set_weights(keras_model.get_weights())
     p = preprocessor
     signature = [
-        tf.TensorSpec((batch, p.max_len), tf.int32, name="words"),
-        tf.TensorSpec((batch, p.max_len, p.max_sub), tf.int32, name="subwords"),
+        tf.TensorSpec((batch, steps), tf.int32, name="words"),
+        tf.TensorSpec((batch, steps, p.max_sub), tf.int32, name="subwords"),
         tf.TensorSpec((batch, p.max_bag), tf.int32, name="bag"),
     ]
 
@@ -104,7 +106,7 @@ def export_intent_model(
     check_texts: list[str] | None = None,
     quantize: bool = True,
 ) -> dict[str, Any]:
-    """Write model.tflite, model_batch.tflite, tokenizer.json, labels.json and thresholds.json.
+    """Write model.tflite, the batch graphs, tokenizer.json, labels.json and thresholds.json.
 
     `labels` is the head's class order. `thresholds` holds "default" and "per_intent", and may
     carry "oos_index" (the out-of-scope class in `labels`) and "temperature" (baked into the graph).
@@ -126,7 +128,10 @@ def export_intent_model(
         raise ExportError(f"converted model is {len(blob)} bytes for {n_params} parameters: weights missing")
 
     (directory / TFLITE_FILE).write_bytes(blob)
-    (directory / BATCH_TFLITE_FILE).write_bytes(_convert(keras_model, preprocessor, temperature, quantize, BATCH_SIZE))
+    for steps in batch_steps(preprocessor):
+        (directory / BATCH_TFLITE_PATTERN.format(steps=steps)).write_bytes(
+            _convert(keras_model, preprocessor, temperature, quantize, BATCH_SIZE, steps)
+        )
     (directory / TOKENIZER_FILE).write_text(json.dumps(preprocessor.to_json()))
     (directory / LABELS_FILE).write_text(
         json.dumps({"format_version": FORMAT_VERSION, "labels": list(labels), "oos_index": oos_index})
@@ -147,9 +152,11 @@ def export_intent_model(
     texts = [t for t in (check_texts or []) if normalize(t)][:300] or _probe_texts(preprocessor)
     served = IntentModel.load(directory)
     lite = np.stack([served.probabilities(t) for t in texts])
-    fresh = IntentModel.load(directory)  # an empty memo: every text goes through the batch graph
-    batched = fresh.probabilities_many(texts)
-    batch_diff = float(np.abs(batched - lite).max())
+    # Every batch graph must agree with the single-text graph, the long one included.
+    long_texts = _probe_texts(preprocessor, 2 * BATCH_SIZE, seed=1, words=(SHORT_STEPS + 1, preprocessor.max_len + 8))
+    reference = np.concatenate([lite, np.stack([served.probabilities(t) for t in long_texts])])
+    batched = IntentModel.load(directory).probabilities_many(texts + long_texts)  # a fresh memo
+    batch_diff = float(np.abs(batched - reference).max())
     if batch_diff > 1e-3:
         raise ExportError(f"the batch graph differs from the single-text graph by {batch_diff:.4f}")
     ref = softmax(predict_logits(keras_model, preprocessor.encode_batch(texts)) / temperature)

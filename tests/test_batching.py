@@ -1,0 +1,134 @@
+"""Messages from many sockets are stored and answered in batches, with the guarantees of one at a time."""
+
+import asyncio
+import threading
+
+import pytest
+
+from chat import conversations, replies
+from chat.batcher import Batcher
+from chat.conversations import Incoming, Outgoing
+from chat.models import Conversation, Message
+from retrieval.tickets import approve_ticket, propose_ticket
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def open_chats(site, n):
+    return [conversations.open_conversation(site, None)[0].pk for _ in range(n)]
+
+
+def test_a_batch_is_stored_with_dense_ordered_seqs_per_conversation(site):
+    a, b = open_chats(site, 2)
+    batch = [Incoming(a, "a1", "first"), Incoming(b, "b1", "hello"), Incoming(a, "a2", "second"),
+             Incoming(a, "a3", "third")]
+    received = conversations.receive_customer_messages(batch)
+    assert [(r.message.client_id, r.message.seq, r.created, r.needs_reply) for r in received] == [
+        ("a1", 1, True, True), ("b1", 1, True, True), ("a2", 2, True, True), ("a3", 3, True, True)]
+    stored = list(Message.objects.filter(conversation_id=a).order_by("seq").values_list("pk", "text"))
+    assert [text for _, text in stored] == ["first", "second", "third"]
+    assert [r.message.pk for r in received if r.message.conversation_id == a] == [pk for pk, _ in stored]
+    assert Conversation.objects.get(pk=a).last_seq == 3
+
+
+def test_a_resend_in_a_batch_is_stored_once_and_the_others_are_stored_too(site):
+    a, b = open_chats(site, 2)
+    conversations.receive_customer_messages([Incoming(a, "a1", "first"), Incoming(b, "b1", "hi")])
+    received = conversations.receive_customer_messages(
+        [Incoming(a, "a1", "first"), Incoming(b, "b2", "again"), Incoming(a, "a1", "first")])
+    assert [(r.message.seq, r.created) for r in received] == [(1, False), (2, True), (1, False)]
+    assert Message.objects.filter(conversation_id=a).count() == 1
+    assert list(Message.objects.filter(conversation_id=b).order_by("seq").values_list("seq", flat=True)) == [1, 2]
+
+
+def test_a_message_to_a_deleted_conversation_fails_alone(site):
+    a, gone = open_chats(site, 2)
+    Conversation.objects.filter(pk=gone).delete()
+    received = conversations.receive_customer_messages([Incoming(a, "a1", "kept"), Incoming(gone, "g1", "lost")])
+    assert received[0].created and received[0].message.seq == 1
+    assert isinstance(received[1], Conversation.DoesNotExist)
+
+
+def test_a_message_to_a_closed_conversation_reopens_it_for_the_bot(site):
+    a, b = open_chats(site, 2)
+    Conversation.objects.filter(pk=a).update(status=Conversation.Status.CLOSED)
+    received = conversations.receive_customer_messages([Incoming(a, "a1", "back again"), Incoming(b, "b1", "hi")])
+    assert received[0].status == Conversation.Status.BOT and received[0].needs_reply
+    assert Conversation.objects.get(pk=a).status == Conversation.Status.BOT
+
+
+def test_every_field_of_a_batch_inserted_message_is_stored(site):
+    (a,) = open_chats(site, 1)
+    ticket = approve_ticket(propose_ticket(None, "parcel crushed", "We sent a new one.", "damaged"))
+    fields = {"source": Message.Source.TICKET, "intent": "damaged", "confidence": 0.87, "ticket": ticket,
+              "suggestions": ["Talk to a person", "ünïcode"], "model_version": "v-7"}
+    (stored,) = conversations.append_many([Outgoing(a, Message.Sender.BOT, "A new one is on its way", fields)])
+    again = Message.objects.get(pk=stored.pk)
+    for name, value in {**fields, "text": "A new one is on its way", "seq": 1, "sender": "bot"}.items():
+        assert getattr(again, name) == value, name
+    assert again.created == stored.created and again.feedback == "" and not again.reviewed
+
+
+def test_answers_to_a_batch_are_the_answers_one_at_a_time(site, fake_bundle, refund_intent):
+    fake_bundle.intents["where is my refund"] = ("refund", 0.95, None)
+    texts = ["where is my refund", "asdf qwerty", "can I talk to a human", "where is my refund"]
+    chats = open_chats(site, len(texts))
+    together = replies.respond_many([replies.Question(c, t, "bot") for c, t in zip(chats, texts)])
+    alone = [replies.respond(c, t, "bot") for c, t in zip(open_chats(site, len(texts)), texts)]
+
+    def summary(reply):
+        return ([(m.sender, m.source, m.text, m.intent) for m in reply.messages], reply.status, reply.handoff)
+
+    assert [summary(r) for r in together] == [summary(r) for r in alone]
+    assert together[0].messages[0].source == Message.Source.ANSWER
+    assert together[2].status == Conversation.Status.WAITING
+
+
+def test_a_chat_that_waits_for_a_person_gets_no_bot_answer_in_a_batch(site, fake_bundle):
+    a, b = open_chats(site, 2)
+    Conversation.objects.filter(pk=a).update(status=Conversation.Status.WAITING)
+    got = replies.respond_many([replies.Question(a, "hello?", None), replies.Question(b, "hello?", None)])
+    assert got[0].messages == [] and len(got[1].messages) == 1
+
+
+async def test_calls_arriving_while_a_batch_runs_go_together_into_the_next():
+    seen, running, release = [], threading.Event(), threading.Event()
+
+    def record(items):
+        seen.append(list(items))
+        running.set()
+        release.wait(10)
+        return [item * 10 for item in items]
+
+    batcher = Batcher(record, workers=1)
+    first = asyncio.ensure_future(batcher.submit(0))
+    await asyncio.to_thread(running.wait, 10)  # the batch [0] is running on its thread
+    rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 5)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(first, *rest) == [0, 10, 20, 30, 40]
+    assert seen == [[0], [1, 2, 3, 4]]
+
+
+async def test_a_batch_is_never_bigger_than_its_limit():
+    seen = []
+    batcher = Batcher(lambda items: seen.append(len(items)) or list(items), max_size=3, workers=1)
+    assert await asyncio.gather(*(batcher.submit(i) for i in range(8))) == list(range(8))
+    assert max(seen) == 3 and sum(seen) == 8
+
+
+async def test_an_error_for_one_item_reaches_only_its_caller():
+    batcher = Batcher(lambda items: [ValueError(i) if i == 2 else i for i in items])
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(4)), return_exceptions=True)
+    assert results[:2] == [0, 1] and results[3] == 3
+    assert isinstance(results[2], ValueError)
+
+
+async def test_when_the_batch_fails_every_caller_gets_the_error():
+    def broken(items):
+        raise RuntimeError("database is down")
+
+    batcher = Batcher(broken)
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(3)), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert await Batcher(lambda items: list(items)).submit("still works") == "still works"
