@@ -230,15 +230,15 @@ def check_stored(sql: Any, acked: list[str]) -> dict[str, int]:
 class Profiler:
     """py-spy sampling one process while the bot phase runs (raw collapsed stacks)."""
 
-    def __init__(self, pid: int, out: Path, seconds: int) -> None:
-        self.pid, self.out, self.seconds = pid, out, seconds
+    def __init__(self, pid: int, out: Path, seconds: int, gil: bool = False) -> None:
+        self.pid, self.out, self.seconds, self.gil = pid, out, seconds, gil
         self.popen: subprocess.Popen | None = None
 
     def start(self) -> None:
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         self.popen = subprocess.Popen(
             [spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200", "--nonblocking",
-             "--duration", str(self.seconds), "--output", str(self.out)],
+             "--duration", str(self.seconds), "--output", str(self.out), *(["--gil"] if self.gil else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
@@ -376,6 +376,8 @@ def main() -> None:
     parser.add_argument("--no-echo", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the (first) Daphne during the bot phase")
     parser.add_argument("--profile-out", help="with --profile: keep py-spy's raw collapsed stacks in this file")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="with --profile: only samples that hold the GIL (what bounds one process)")
     parser.add_argument("--artifacts-dir", help="ARTIFACTS_DIR for the stack (e.g. one with an active model)")
     parser.add_argument("--no-model", action="store_true",
                         help="skip training the demo model (replies then take the no-model fallback path)")
@@ -411,7 +413,7 @@ def main() -> None:
                 profiler = None
                 if args.profile:
                     out = Path(args.profile_out) if args.profile_out else stack.workdir / "profile.txt"
-                    profiler = Profiler(stack.daphne(0).pid, out, 600)
+                    profiler = Profiler(stack.daphne(0).pid, out, 600, gil=args.profile_gil)
                 urls = [stack.ws_url(i, path) for i in range(args.daphnes)]
                 meter = CpuMeter([stack.daphne(i).pid for i in range(args.daphnes)])
 

@@ -305,6 +305,7 @@ class IntentModel:
         # Copy out: the runner's output buffers are reused by the next invocation.
         for position, row in enumerate(rows):
             outputs = {name: np.array(value[position]) for name, value in raw.items()}
+            outputs["known"] = np.array((inputs["words"][row] > OOV).any())  # a word of the vocabulary
             found[texts[row]] = self._recent[texts[row]] = outputs
 
     def probabilities(self, text: str) -> np.ndarray:
@@ -320,9 +321,9 @@ class IntentModel:
 
     def predict_many(self, texts: list[str]) -> list[Prediction]:
         predictions = []
-        for text, outputs in zip(texts, self._run_many(texts), strict=True):
+        for outputs in self._run_many(texts):
             prediction = decide(outputs["probs"], self.labels, self.oos_index, self.thresholds)
-            if prediction.intent is not None and not self.preprocessor.knows_any(text):
+            if prediction.intent is not None and not outputs["known"]:
                 # Not one word the model has ever seen (keyboard mashes, another language): the
                 # subword features alone would still pick an intent, so refuse to guess.
                 prediction = replace(prediction, intent=None)

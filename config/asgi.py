@@ -11,10 +11,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
 # Origins are checked per site key by the chat consumer (each Site lists its own), and the
-# agent consumer requires a staff session; so the router itself accepts any origin.
+# agent consumer requires a staff session; so the router itself accepts any origin. Customers
+# are anonymous: only the agent socket goes through the session and auth middleware (which
+# would otherwise wrap every frame of every customer's chat).
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": URLRouter(websocket_urlpatterns(staff=AuthMiddlewareStack)),
     }
 )
