@@ -206,7 +206,8 @@ class ChatConsumer(FrameConsumer):
         await self.send_json({"type": "ack", "client_id": client_id, "seq": received.message.seq})
         if received.created:
             self.conversation.status = received.status
-            await self.broadcast(conversations.message_frame(received.message))
+            if self.broadcasting():
+                await self.broadcast(conversations.message_frame(received.message))
             if received.status == Conversation.Status.WAITING:
                 await handoff.notify_queue(self.channel_layer)
         if received.needs_reply:
@@ -269,8 +270,12 @@ class ChatConsumer(FrameConsumer):
         if reply.handoff:
             await handoff.notify_queue(self.channel_layer)
 
+    def broadcasting(self) -> bool:
+        """Whether anyone else listens: another tab, or agents (a chat that is not the bot's)."""
+        return self.has_peers or self.conversation.status != Conversation.Status.BOT
+
     async def broadcast(self, frame: dict[str, Any]) -> None:
-        if self.has_peers or self.conversation.status != Conversation.Status.BOT:
+        if self.broadcasting():
             frame = {**frame, "conversation": str(self.conversation.public_id)}
             await self.channel_layer.group_send(
                 self.group, {"type": "chat.frame", "frame": frame, "origin": self.channel_name}
