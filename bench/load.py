@@ -277,7 +277,7 @@ def summarize_profile(path: Path, top: int = 20) -> dict[str, Any]:
 
 
 class CpuMeter:
-    """CPU seconds used by some processes (and the whole machine) between start() and stop().
+    """CPU seconds used by some processes and their children (and the whole machine) between start() and stop().
 
     Rates depend on what else the machine does; CPU per message does much less, so each
     phase reports the server's CPU milliseconds per message and how busy all cores were.
@@ -301,7 +301,7 @@ class CpuMeter:
     def _read(self) -> dict[str, float]:
         cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         return {
-            "server": self._process_cpu(self.pids),
+            "server": self._process_cpu(_with_descendants(self.pids)),
             "client": self._process_cpu([os.getpid()]),
             "postgres": self._process_cpu(_pids_named("postgres")),
             "total": sum(cpu) / self.tick,
@@ -323,6 +323,24 @@ class CpuMeter:
             "cpu_ms_per_message": per_message,
             "machine_busy_pct": round(100 * (1 - used["idle"] / used["total"]), 1) if used["total"] else None,
         }
+
+
+def _with_descendants(pids: list[int]) -> list[int]:
+    """The processes and all their children (a web process's answer helpers count as the server)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found = set(pids)
+    grew = True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= children
+        grew = bool(children)
+    return sorted(found)
 
 
 def _pids_named(name: str) -> list[int]:

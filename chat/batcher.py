@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import multiprocessing
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
+from django.db import close_old_connections
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,12 +51,43 @@ class Batcher(Generic[T, R]):
     while the other computes), each of at most `max_size` items.
     """
 
-    def __init__(self, fn: Callable[[list[T]], list[R | Exception]], *, max_size: int = 64, workers: int = 2) -> None:
+    def __init__(
+        self, fn: Callable[[list[T]], list[R | Exception]], *, max_size: int = 64, workers: int = 2,
+        processes: Callable[[], int] | None = None,
+    ) -> None:
         self.fn = fn
         self.max_size = max_size
         self.workers = workers
         # One queue per event loop: a server has one, tests start a new loop per test.
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
+        # `processes()`: how many helper processes run `fn` (0: threads of this process). A web
+        # process is bound by one core under the GIL; work done in a helper is work it does not do.
+        self._processes = processes or (lambda: 0)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the helper processes now (they load Django and the work's own state), if any."""
+        if self._pool is None and self._processes() > 0:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._processes(), mp_context=multiprocessing.get_context("spawn"),
+                initializer=_setup_helper,
+            )
+            self._pool.submit(_run_in_helper, self.fn, [])  # warm up: the first batch pays no start-up
+
+    async def _run(self, items: list[T]) -> list[Any]:
+        self.start()
+        pool = self._pool
+        if pool is not None:
+            try:
+                return await asyncio.get_running_loop().run_in_executor(pool, _run_in_helper, self.fn, items)
+            except BrokenProcessPool:
+                # A helper died (killed, out of memory): this batch runs here, the next ones in
+                # a fresh helper. Other batches in flight meet the same broken pool.
+                if self._pool is pool:
+                    log.error("a helper process of %s died; starting a new one", self.fn.__name__)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = None
+        return await db(self.fn)(items)
 
     async def submit(self, item: T) -> R:
         loop = asyncio.get_running_loop()
@@ -69,7 +107,7 @@ class Batcher(Generic[T, R]):
                 batch = queue.pending[: self.max_size]
                 del queue.pending[: self.max_size]
                 try:
-                    results: list[Any] = await db(self.fn)([item for item, _ in batch])
+                    results: list[Any] = await self._run([item for item, _ in batch])
                     if len(results) != len(batch):
                         raise RuntimeError(f"{self.fn.__name__} returned {len(results)} results for {len(batch)}")
                 except Exception as exc:
@@ -83,3 +121,18 @@ class Batcher(Generic[T, R]):
                         future.set_result(result)
         finally:
             queue.running -= 1
+
+
+def _setup_helper() -> None:
+    import django
+
+    django.setup()
+
+
+def _run_in_helper(fn: Callable[[list[Any]], list[Any]], items: list[Any]) -> list[Any]:
+    """Run one batch in a helper process, with Django's connection hygiene around it."""
+    close_old_connections()
+    try:
+        return fn(items)
+    finally:
+        close_old_connections()

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 # Customer messages from all of this process's sockets are stored (one transaction, one disk
 # flush) and answered (one model batch) together; see chat/batcher.py.
 store_messages: Batcher[Incoming, conversations.Received] = Batcher(conversations.receive_customer_messages)
-answer_messages: Batcher[Question, Reply] = Batcher(replies.respond_many)
+answer_messages: Batcher[Question, Reply] = Batcher(
+    replies.respond_many, processes=lambda: settings.CHAT_ANSWER_PROCESSES
+)
 
 PROTOCOL_VERSION = 1
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -139,6 +141,7 @@ class ChatConsumer(FrameConsumer):
             return await self.refuse(
                 CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections", "too many open chats from this address"
             )
+        answer_messages.start()
         self.limiter = RateLimiter(settings.CHAT_RATE_PER_MINUTE)
         self.has_peers = False
         self.conversation, _ = await db(conversations.open_conversation)(

@@ -14,14 +14,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 
-def _positive_int(name: str, default: int) -> int:
-    """An integer setting that must be > 0."""
+def _positive_int(name: str, default: int, minimum: int = 1) -> int:
+    """An integer setting that must be >= minimum (1 unless told)."""
     try:
         value = env.int(name, default=default)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, got {env.str(name)!r}") from exc
-    if value <= 0:
-        raise ImproperlyConfigured(f"{name} must be a positive integer, got {value}")
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be an integer >= {minimum}, got {value}")
     return value
 
 
@@ -195,6 +195,10 @@ CHAT_RATE_PER_MINUTE = _positive_int("CHAT_RATE_PER_MINUTE", 30)
 CHAT_RATE_PER_IP_PER_MINUTE = _positive_int("CHAT_RATE_PER_IP_PER_MINUTE", 600)
 CHAT_MAX_CONNECTIONS_PER_IP = _positive_int("CHAT_MAX_CONNECTIONS_PER_IP", 200)
 CHAT_MAX_FRAME_BYTES = _positive_int("CHAT_MAX_FRAME_BYTES", 16384)
+# Helper processes per web process that answer customers' messages (the intent model, the ticket
+# search, the reply policy), so that work does not compete with the sockets for one process's
+# GIL; 0 answers on the web process's own threads.
+CHAT_ANSWER_PROCESSES = _positive_int("CHAT_ANSWER_PROCESSES", 1, minimum=0)
 # How often a web process checks whether the active model bundle changed.
 BUNDLE_POLL_SECONDS = _positive_int("BUNDLE_POLL_SECONDS", 5)
 

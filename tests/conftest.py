@@ -40,6 +40,9 @@ def _isolated(tmp_path, settings):
     settings.ARTIFACTS_DIR = tmp_path / "artifacts"
     settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain http
     settings.CHANNEL_LAYERS = IN_MEMORY
+    # Consumers under test answer on threads: a helper process would not see pytest-django's
+    # test database. The helper processes are exercised by the live-stack tests (tests/stack.py).
+    settings.CHAT_ANSWER_PROCESSES = 0
     channel_layers.backends.clear()
     registry.reset()
     catalog.reset()

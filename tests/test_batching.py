@@ -1,6 +1,8 @@
 """Messages from many sockets are stored and answered in batches, with the guarantees of one at a time."""
 
 import asyncio
+import multiprocessing
+import os
 import threading
 
 import pytest
@@ -132,3 +134,31 @@ async def test_when_the_batch_fails_every_caller_gets_the_error():
     results = await asyncio.gather(*(batcher.submit(i) for i in range(3)), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
     assert await Batcher(lambda items: list(items)).submit("still works") == "still works"
+
+
+def pids_of(items):
+    """Runs in a helper process: which process did the work."""
+    return [os.getpid() for _ in items]
+
+
+def die_on_poison(items):
+    if "poison" in items and multiprocessing.parent_process() is not None:
+        os._exit(1)  # a helper killed mid-batch (out of memory, a crash in native code)
+    return [os.getpid() for _ in items]
+
+
+async def test_a_batch_can_run_in_a_helper_process():
+    batcher = Batcher(pids_of, processes=lambda: 1)
+    try:
+        assert set(await asyncio.gather(*(batcher.submit(i) for i in range(3)))) != {os.getpid()}
+    finally:
+        batcher._pool.shutdown()
+
+
+async def test_when_a_helper_dies_its_batch_is_done_here_and_a_new_helper_takes_the_next():
+    batcher = Batcher(die_on_poison, processes=lambda: 1)
+    try:
+        assert await batcher.submit("poison") == os.getpid()  # answered on a thread of this process
+        assert await batcher.submit("fine") != os.getpid()  # a fresh helper
+    finally:
+        batcher._pool.shutdown()

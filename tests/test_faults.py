@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -109,6 +110,60 @@ def test_clients_lose_and_duplicate_nothing_when_daphne_is_killed_mid_conversati
             assert_delivered_exactly_once(stack, client)
         counts = stack.message_counts([cid for c in clients for cid in c.sent])
         assert set(counts.values()) == {1}
+
+
+def answer_helpers(pid: int) -> list[int]:
+    """The answer helper processes of one web process (spawned children, not the resource tracker)."""
+    helpers = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            helpers.append(int(entry.name))
+    return helpers
+
+
+def test_nothing_is_lost_when_an_answer_helper_is_killed_mid_conversation(database_url, redis):
+    with Stack(1, redis_url=redis.url, env={**STACK_ENV, "CHAT_ANSWER_PROCESSES": "1"}) as stack:
+        clients = [ChatClient(lambda: stack.ws_url(0), timeout=60) for _ in range(4)]
+        messages = 6
+        killed: list[int] = []
+
+        async def converse(client: ChatClient, index: int) -> None:
+            for i in range(messages):
+                await client.say(f"{QUESTIONS[(index + i) % len(QUESTIONS)]} ({i})")
+            await client.close()
+
+        async def killer() -> None:
+            while sum(len(c.answered) for c in clients) < 6:
+                await asyncio.sleep(0.01)
+            helpers = answer_helpers(stack.daphne(0).pid)
+            for pid in helpers:
+                os.kill(pid, signal.SIGKILL)
+            killed.extend(helpers)
+
+        async def scenario() -> None:
+            await asyncio.gather(killer(), *(converse(c, i) for i, c in enumerate(clients)))
+
+        asyncio.run(scenario())
+        assert killed, "no answer helper was found to kill"
+        assert stack.daphne(0).alive()
+        assert all(c.connections == 1 for c in clients), "a customer's socket was dropped"
+        for client in clients:
+            assert all(len(client.acks[cid]) == 1 for cid in client.sent)
+            rows = conversation_rows(stack, client.id)
+            assert [cid for _, sender, cid in rows if sender == "customer"] == client.sent
+            assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))
+            # Every message answered; a helper killed after committing a batch's answers but
+            # before handing them back would make that batch be answered twice (docs/reliability.md).
+            senders = "".join("c" if sender == "customer" else "b" for _, sender, _ in rows)
+            assert "cc" not in senders and senders.endswith("b"), senders
+        assert set(answer_helpers(stack.daphne(0).pid)) - set(killed), "no new helper took over"
 
 
 def test_the_chat_recovers_after_redis_restarts(database_url, redis):
