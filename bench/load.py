@@ -10,8 +10,10 @@ Steps:
      (`lost`: acked but missing; `duplicated`: more than one row).
   4. Serve bench/echo_asgi.py with Daphne on this machine and drive it with the same client and
      concurrency (one frame out, its echo back): the ceiling. `ratio` = bot rate / echo rate.
-Prints one JSON object. With --profile, py-spy samples the Daphne process during the bot phase
-and the top functions (own time and cumulative) are added to the JSON.
+Prints one JSON object, with CPU ms per message of the server (Daphne and its answer helpers),
+this client and PostgreSQL. With --profile, py-spy (`pip install py-spy`; not a product
+dependency) samples the Daphne process during the bot phase and the top functions (own time and
+cumulative) are added to the JSON; --profile-gil keeps only samples that hold the GIL.
 """
 
 from __future__ import annotations
@@ -236,6 +238,9 @@ class Profiler:
 
     def start(self) -> None:
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(spy).exists():
+            sys.exit("--profile needs py-spy, a profiler that is not a dependency of the product: "
+                     ".venv/bin/pip install py-spy")
         self.popen = subprocess.Popen(
             [spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200", "--nonblocking",
              "--duration", str(self.seconds), "--output", str(self.out), *(["--gil"] if self.gil else [])],
