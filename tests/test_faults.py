@@ -81,16 +81,17 @@ def assert_delivered_exactly_once(stack: Stack, client: ChatClient) -> None:
     assert senders == ["customer", "bot"] * len(client.sent), f"not one answer per message: {senders}"
 
 
+async def converse(client: ChatClient, index: int, messages: int) -> None:
+    """One customer asking `messages` questions in a row, then leaving."""
+    for i in range(messages):
+        await client.say(f"{QUESTIONS[(index + i) % len(QUESTIONS)]} ({i})")
+    await client.close()
+
+
 def test_clients_lose_and_duplicate_nothing_when_daphne_is_killed_mid_conversation(database_url, redis):
     with Stack(1, redis_url=redis.url, env=STACK_ENV) as stack:
         clients = [ChatClient(lambda: stack.ws_url(0), timeout=60) for _ in range(4)]
-        messages = 6
         killed = asyncio.Event()
-
-        async def converse(client: ChatClient, index: int) -> None:
-            for i in range(messages):
-                await client.say(f"{QUESTIONS[(index + i) % len(QUESTIONS)]} ({i})")
-            await client.close()
 
         async def killer() -> None:
             # Kill -9 while conversations are in flight, then bring Daphne back on the same port.
@@ -101,7 +102,7 @@ def test_clients_lose_and_duplicate_nothing_when_daphne_is_killed_mid_conversati
             await asyncio.to_thread(stack.restart, "daphne0")
 
         async def scenario() -> None:
-            await asyncio.gather(killer(), *(converse(c, i) for i, c in enumerate(clients)))
+            await asyncio.gather(killer(), *(converse(c, i, 6) for i, c in enumerate(clients)))
 
         asyncio.run(scenario())
         assert killed.is_set()
@@ -131,13 +132,7 @@ def answer_helpers(pid: int) -> list[int]:
 def test_nothing_is_lost_when_an_answer_helper_is_killed_mid_conversation(database_url, redis):
     with Stack(1, redis_url=redis.url, env={**STACK_ENV, "CHAT_ANSWER_PROCESSES": "1"}) as stack:
         clients = [ChatClient(lambda: stack.ws_url(0), timeout=60) for _ in range(4)]
-        messages = 6
         killed: list[int] = []
-
-        async def converse(client: ChatClient, index: int) -> None:
-            for i in range(messages):
-                await client.say(f"{QUESTIONS[(index + i) % len(QUESTIONS)]} ({i})")
-            await client.close()
 
         async def killer() -> None:
             while sum(len(c.answered) for c in clients) < 6:
@@ -148,7 +143,7 @@ def test_nothing_is_lost_when_an_answer_helper_is_killed_mid_conversation(databa
             killed.extend(helpers)
 
         async def scenario() -> None:
-            await asyncio.gather(killer(), *(converse(c, i) for i, c in enumerate(clients)))
+            await asyncio.gather(killer(), *(converse(c, i, 6) for i, c in enumerate(clients)))
 
         asyncio.run(scenario())
         assert killed, "no answer helper was found to kill"
