@@ -14,6 +14,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from chat import conversations
@@ -214,12 +216,31 @@ def queue() -> list[dict[str, Any]]:
         .order_by("-updated")[:100]
     )
     rows.sort(key=lambda c: (order.get(c.status, 3), c.waiting_since or now, -c.updated.timestamp()))
+    # Two queries for the whole list, not three per chat: the last message of each, and the
+    # bot's 20 most recent classified answers of each (a window function, ranked by seq).
+    ids = [c.pk for c in rows]
+    last_texts = dict(
+        Message.objects.filter(conversation_id__in=ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("conversation_id")], order_by=F("seq").desc()))
+        .filter(rank=1)
+        .values_list("conversation_id", "text")
+    )
+    recent: dict[int, list[tuple[str, float | None]]] = {}
+    for conversation_id, intent, confidence in (
+        Message.objects.filter(conversation_id__in=ids, sender=Message.Sender.BOT)
+        .exclude(intent="")
+        .annotate(rank=Window(RowNumber(), partition_by=[F("conversation_id")], order_by=F("seq").desc()))
+        .filter(rank__lte=20)
+        .order_by("conversation_id", "-seq")
+        .values_list("conversation_id", "intent", "confidence")
+    ):
+        recent.setdefault(conversation_id, []).append((intent, confidence))
     result = []
     for c in rows:
-        bot = c.messages.filter(sender=Message.Sender.BOT).exclude(intent="")
-        intents = list(dict.fromkeys(bot.order_by("-seq").values_list("intent", flat=True)[:5]))
-        last = c.messages.order_by("-seq").first()
-        confidences = [x for x in bot.values_list("confidence", flat=True)[:20] if x is not None]
+        answers = recent.get(c.pk, [])
+        intents = list(dict.fromkeys(intent for intent, _ in answers[:5]))
+        confidences = [confidence for _, confidence in answers if confidence is not None]
+        last_text = last_texts.get(c.pk, "")
         result.append(
             {
                 "id": str(c.public_id),
@@ -230,7 +251,7 @@ def queue() -> list[dict[str, Any]]:
                 "intents": intents,
                 "confidence": round(min(confidences), 3) if confidences else None,
                 "wait_seconds": int((now - c.waiting_since).total_seconds()) if c.waiting_since else None,
-                "last_text": last.text[:140] if last else "",
+                "last_text": last_text[:140],
                 "updated": c.updated.isoformat(),
             }
         )

@@ -201,3 +201,28 @@ async def test_did_you_mean_offers_close_intents_and_a_button_choice_answers(sit
     chosen = await say(customer, "Track my order", "d2")
     assert (chosen["source"], chosen["intent"]) == ("answer", "order_status")
     await customer.disconnect()
+
+
+def test_the_agent_queue_shows_each_chats_intents_lowest_confidence_and_last_text(site, django_assert_max_num_queries):
+    from chat import conversations, handoff
+
+    def chat(answers, last):
+        pk = conversations.open_conversation(site, None)[0].pk
+        for i, (intent, confidence) in enumerate(answers):
+            conversations.append(pk, "customer", f"question {i}", client_id=f"q{i}")
+            conversations.append(pk, "bot", "answer", intent=intent, confidence=confidence)
+        conversations.append(pk, "customer", last, client_id="last")
+        return pk
+
+    chats = [chat([("refund", 0.9), ("refund", 0.4), ("", None), ("order_status", 0.7)], f"still there {n}?")
+             for n in range(5)]
+    handoff.request(chats[0], "customer asked")
+    with django_assert_max_num_queries(4):  # the same for 5 chats or 100
+        rows = handoff.queue()
+    assert rows[0]["id"] == str(Conversation.objects.get(pk=chats[0]).public_id)
+    assert rows[0]["status"] == "waiting"
+    for row in rows:
+        assert row["intents"] == ["order_status", "refund"]
+        assert row["confidence"] == 0.4
+    assert rows[0]["last_text"].startswith("No agent is online")  # the system message that followed
+    assert {row["last_text"] for row in rows[1:]} == {f"still there {n}?" for n in range(1, 5)}
