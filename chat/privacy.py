@@ -304,4 +304,8 @@ class RedactingFilter(logging.Filter):
             record.args = None
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
+        if record.exc_info and not record.exc_text:
+            # A traceback can quote a customer's text (an exception's message): format it here,
+            # redacted; formatters print exc_text instead of formatting exc_info again.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True

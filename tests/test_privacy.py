@@ -142,3 +142,24 @@ def test_log_records_are_redacted_before_they_are_written():
     record = logging.LogRecord("chat", logging.INFO, __file__, 1, "customer %s wrote %r", ("pat@example.com", "card 4111 1111 1111 1111"), None)
     assert RedactingFilter().filter(record)
     assert record.getMessage() == "customer [EMAIL] wrote 'card [CARD]'"
+
+
+def test_the_celery_worker_and_tracebacks_log_redacted(capsys):
+    import logging
+
+    from config.celery import use_django_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        use_django_logging()  # what the worker does at start-up instead of Celery's own logging
+        try:
+            raise ValueError("could not reach jane.doe@example.com")
+        except ValueError:
+            logging.getLogger("training.tasks").exception("retrain failed for %s", "+44 20 7946 0958")
+        err = capsys.readouterr().err
+    finally:
+        root.handlers[:], root.level = saved
+    assert "retrain failed for [PHONE]" in err
+    assert "could not reach [EMAIL]" in err and "ValueError" in err
+    assert "jane.doe" not in err and "7946" not in err
