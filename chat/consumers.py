@@ -214,7 +214,8 @@ class ChatConsumer(FrameConsumer):
             if received.status == Conversation.Status.WAITING:
                 await handoff.notify_queue(self.channel_layer)
         if received.needs_reply:
-            await self.deliver(await answer_messages.submit(Question(conversation_id, received.message.text, received.status)))
+            question = Question(conversation_id, received.message.text, received.status, received.message.pk)
+            await self.deliver(await answer_messages.submit(question))
 
     async def on_handoff(self, frame: dict[str, Any]) -> None:
         reason = frame.get("reason")

@@ -129,6 +129,9 @@ class Message(models.Model):
     agent = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
     reviewed = models.BooleanField(default=False, help_text="Handled in the review queue.")
     created = models.DateTimeField(default=timezone.now)
+    # The customer message a bot answer replies to: a batch answered again (after its helper
+    # process died) finds the answers already stored instead of storing them twice.
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["conversation_id", "seq"]

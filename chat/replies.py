@@ -50,6 +50,7 @@ class Question:
     conversation_id: int
     text: str
     status: str | None = None  # the conversation's status when the message was stored
+    message_id: int | None = None  # the stored customer message (its answer points back to it)
 
 
 @dataclass
@@ -81,12 +82,19 @@ def respond_many(questions: list[Question]) -> list[Reply]:
     def hand_off(i: int, reason: str) -> None:
         replies[i] = handoff.request(questions[i].conversation_id, reason)
 
+    # Answered before (the batch is being answered again): hand back the stored answer.
+    stored_before = {
+        message.reply_to_id: message
+        for message in Message.objects.filter(reply_to_id__in=[q.message_id for q in questions if q.message_id])
+    }
     pending = []
     for i, question in enumerate(questions):
         status = question.status or Conversation.objects.values_list("status", flat=True).get(
             pk=question.conversation_id
         )
-        if status in (Conversation.Status.WAITING, Conversation.Status.HUMAN):
+        if question.message_id in stored_before:
+            replies[i] = Reply(messages=[stored_before[question.message_id]])
+        elif status in (Conversation.Status.WAITING, Conversation.Status.HUMAN):
             replies[i] = Reply()
         elif question.text.strip().lower() == TALK_TO_PERSON.lower() or ASK_FOR_HUMAN.search(question.text):
             hand_off(i, "customer asked for a person")
@@ -131,7 +139,8 @@ def respond_many(questions: list[Question]) -> list[Reply]:
     stored = conversations.append_many(
         [
             Outgoing(questions[i].conversation_id, Message.Sender.BOT, answers[i].text,
-                     {"source": answers[i].source, "model_version": bundle.version, **answers[i].fields})
+                     {"source": answers[i].source, "model_version": bundle.version,
+                      "reply_to_id": questions[i].message_id, **answers[i].fields})
             for i in order
         ],
         durable=False,

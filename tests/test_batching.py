@@ -162,3 +162,16 @@ async def test_when_a_helper_dies_its_batch_is_done_here_and_a_new_helper_takes_
         assert await batcher.submit("fine") != os.getpid()  # a fresh helper
     finally:
         batcher._pool.shutdown()
+
+
+def test_a_batch_answered_again_hands_back_its_stored_answers_instead_of_new_ones(site, fake_bundle):
+    chats = open_chats(site, 3)
+    received = conversations.receive_customer_messages(
+        [Incoming(c, f"m{i}", "where is my parcel") for i, c in enumerate(chats)])
+    questions = [replies.Question(r.message.conversation_id, r.message.text, r.status, r.message.pk)
+                 for r in received]
+    first = replies.respond_many(questions)
+    again = replies.respond_many(questions)  # as after a helper died before handing the answers back
+    assert [r.messages[0].pk for r in again] == [r.messages[0].pk for r in first]
+    assert [r.messages[0].reply_to_id for r in first] == [r.message.pk for r in received]
+    assert Message.objects.filter(sender=Message.Sender.BOT).count() == 3

@@ -150,14 +150,9 @@ def test_nothing_is_lost_when_an_answer_helper_is_killed_mid_conversation(databa
         assert stack.daphne(0).alive()
         assert all(c.connections == 1 for c in clients), "a customer's socket was dropped"
         for client in clients:
-            assert all(len(client.acks[cid]) == 1 for cid in client.sent)
-            rows = conversation_rows(stack, client.id)
-            assert [cid for _, sender, cid in rows if sender == "customer"] == client.sent
-            assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))
-            # Every message answered; a helper killed after committing a batch's answers but
-            # before handing them back would make that batch be answered twice (docs/reliability.md).
-            senders = "".join("c" if sender == "customer" else "b" for _, sender, _ in rows)
-            assert "cc" not in senders and senders.endswith("b"), senders
+            # Even a batch whose answers were committed just before the kill is answered once:
+            # the web process finds them (Message.reply_to) instead of answering again.
+            assert_delivered_exactly_once(stack, client)
         assert set(answer_helpers(stack.daphne(0).pid)) - set(killed), "no new helper took over"
 
 
