@@ -163,3 +163,20 @@ def test_the_celery_worker_and_tracebacks_log_redacted(capsys):
     assert "retrain failed for [PHONE]" in err
     assert "could not reach [EMAIL]" in err and "ValueError" in err
     assert "jane.doe" not in err and "7946" not in err
+
+
+def test_the_workers_own_loglevel_still_governs_what_celery_says(settings):
+    import logging
+
+    from config.celery import use_django_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("celery").level
+    settings.LOGGING = {**settings.LOGGING, "root": {**settings.LOGGING["root"], "level": "WARNING"}}
+    try:
+        use_django_logging(loglevel=logging.INFO)  # `celery worker --loglevel INFO`, LOG_LEVEL=WARNING
+        assert logging.getLogger("celery.apps.worker").isEnabledFor(logging.INFO)  # "celery@host ready."
+        assert not logging.getLogger("chat").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.getLogger("celery").setLevel(saved[2])
