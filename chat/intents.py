@@ -79,11 +79,44 @@ class Preprocessor:
         max_sub: int = 12,
         max_bag: int = 128,
         buckets: int = 16384,
+        spelling: bool = False,
     ) -> None:
         self.vocab = list(vocab)
         self.max_len, self.max_sub, self.max_bag, self.buckets = max_len, max_sub, max_bag, buckets
+        # Off for the pretrained base (so `pretrain` reproduces its committed weights), on for
+        # every fine-tuned model; recorded in tokenizer.json, so serving does what training did.
+        self.spelling = spelling
         self._index = {word: i + 2 for i, word in enumerate(self.vocab)}
         self._cache: dict[str, tuple[int, list[int], int]] = {}
+        self._spelled: dict[str, str] = {}
+
+    def with_spelling(self) -> Preprocessor:
+        """The same tokenizer with spelling repair on."""
+        return Preprocessor(self.vocab, max_len=self.max_len, max_sub=self.max_sub, max_bag=self.max_bag,
+                            buckets=self.buckets, spelling=True)
+
+    def tokens(self, text: str) -> list[str]:
+        """The words the model reads: normalized, with swapped-letter typos repaired."""
+        words = normalize(text)
+        return [self._spell(word) for word in words] if self.spelling else words
+
+    def _spell(self, word: str) -> str:
+        """An unknown word that becomes a known one by swapping two neighbouring letters, repaired.
+
+        "lsot" -> "lost", "crad" -> "card": the commonest typo on a phone, and one that shares no
+        character trigram with the word meant, so the sub-word path cannot bridge it. Only words
+        of four letters or more; with several repairs, the most frequent word of the vocabulary.
+        """
+        found = self._spelled.get(word)
+        if found is None:
+            found = word
+            if word not in self._index and len(word) >= 4 and word.isalpha():
+                candidates = (word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1))
+                known = [(self._index[c], c) for c in candidates if c in self._index]
+                found = min(known)[1] if known else word
+            if len(self._spelled) < 200_000:
+                self._spelled[word] = found
+        return found
 
     @property
     def vocab_size(self) -> int:
@@ -101,7 +134,7 @@ class Preprocessor:
 
     def knows_any(self, text: str) -> bool:
         """Whether the text has at least one word of the vocabulary."""
-        return any(word in self._index for word in normalize(text))
+        return any(word in self._index for word in self.tokens(text))
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One text as (words, subwords, bag) int32 arrays, each with a leading batch axis of 1."""
@@ -122,7 +155,7 @@ class Preprocessor:
         return {"words": words, "subwords": subwords, "bag": bag}
 
     def _fill(self, text: str, words: np.ndarray, subwords: np.ndarray, bag: np.ndarray) -> None:
-        tokens = normalize(text)[: self.max_len]
+        tokens = self.tokens(text)[: self.max_len]
         feats: list[int] = []
         for t, token in enumerate(tokens):
             word_id, grams, word_bucket = self._word(token)
@@ -144,6 +177,7 @@ class Preprocessor:
             "max_sub": self.max_sub,
             "max_bag": self.max_bag,
             "buckets": self.buckets,
+            "spelling": self.spelling,
             "vocab": self.vocab,
         }
 
@@ -159,6 +193,7 @@ class Preprocessor:
             max_sub=data["max_sub"],
             max_bag=data["max_bag"],
             buckets=data["buckets"],
+            spelling=data.get("spelling", False),  # tokenizers written before it had none
         )
 
 

@@ -98,3 +98,13 @@ def test_a_text_without_one_known_word_is_never_given_an_intent():
     pre = Preprocessor(["where", "is", "my", "card"])
     assert pre.knows_any("Where's my crad?")
     assert not pre.knows_any("asdkjh qwe zzzx")
+
+
+def test_swapped_letters_are_repaired_to_a_known_word_when_spelling_is_on():
+    pre = Preprocessor(["card", "lost", "my"], spelling=True)
+    assert pre.tokens("I lsot my crad!") == ["i", "lost", "my", "card"]
+    assert pre.tokens("my cdra xyzw ab") == ["my", "cdra", "xyzw", "ab"]  # two swaps, unknown, too short
+    assert Preprocessor.from_json(pre.to_json()).tokens("crad") == ["card"]
+    assert Preprocessor(["card"]).tokens("crad") == ["crad"]  # off: how the pretrained base was trained
+    words, _, _ = pre.encode("lsot crad")
+    assert list(words[0][:2]) == [pre.vocab.index("lost") + 2, pre.vocab.index("card") + 2]

@@ -457,10 +457,10 @@ def fine_tune(
 
     if base_dir is not None:
         base = Base.load(base_dir)
-        pre, config = base.preprocessor, base.config
+        pre, config = base.preprocessor.with_spelling(), base.config
     else:
         base = None
-        pre, config = Preprocessor(build_vocab(list(texts))), dict(DEFAULT_CONFIG)
+        pre, config = Preprocessor(build_vocab(list(texts)), spelling=True), dict(DEFAULT_CONFIG)
     x = pre.encode_batch(list(texts))
     tr_list, ho_list = calibration_split(list(texts), list(intents), holdout)
     tr, ho = np.array(tr_list, np.int64), np.array(ho_list, np.int64)
