@@ -28,9 +28,15 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: lint
+test: lint browser-deps
 	$(PY) -m pytest
 
-# Debian's Chromium for the browser tests (Playwright cannot download its own browsers here).
+# Debian's Chromium for the browser tests (Playwright cannot download its own browsers here):
+# installed when missing and allowed (root); otherwise the browser tests say they are skipped.
 browser-deps:
-	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "Chromium is not installed and cannot be installed here: the browser tests will be skipped (sudo make browser-deps)"; \
+	  fi; }
