@@ -69,24 +69,6 @@ def history(conversation_id: int, after: int = 0) -> list[Message]:
     return list(reversed(messages[:HISTORY_LIMIT]))
 
 
-def _next_seq(conversation_id: int) -> tuple[int, str]:
-    """Hand out the next seq and read the status in one statement (call inside a transaction).
-
-    The UPDATE takes the row lock until commit, so seqs are dense and ordered; RETURNING saves
-    the SELECT ... FOR UPDATE round trip on the hot path (PostgreSQL and SQLite >= 3.35).
-    """
-    table = Conversation._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq, status",
-            [conversation_id],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise Conversation.DoesNotExist(conversation_id)
-    return int(row[0]), str(row[1])
-
-
 def _hot_query(sql: str, params: list[Any]) -> list[tuple]:
     """Run one statement of the message hot path and fetch its rows.
 
@@ -108,11 +90,13 @@ def _hot_query(sql: str, params: list[Any]) -> list[tuple]:
 
 
 def _next_seqs(conversation_ids: list[int]) -> dict[int, tuple[int, str]]:
-    """`_next_seq` for many messages at once: {conversation: (its last new seq, status)}.
+    """Hand out seqs and read statuses in one statement (call inside a transaction).
 
-    One UPDATE hands out a run of seqs to each conversation, as many as it has messages here.
-    On PostgreSQL the rows are locked in id order first, so two batches that share
-    conversations wait for each other instead of deadlocking.
+    Returns {conversation: (its last new seq, its status)}: each conversation gets a run of as
+    many seqs as it has messages here. The UPDATE holds the row locks until commit, so seqs are
+    dense and ordered; RETURNING saves a SELECT ... FOR UPDATE round trip. On PostgreSQL the rows
+    are locked in id order first, so two batches that share conversations wait for each other
+    instead of deadlocking.
     """
     counts: dict[int, int] = {}
     for conversation_id in conversation_ids:
@@ -248,16 +232,7 @@ class Received:
 def receive_customer_message(conversation_id: int, client_id: str, text: str) -> Received:
     """Store a customer message exactly once per client_id."""
     try:
-        with transaction.atomic():
-            seq, status = _next_seq(conversation_id)
-            if status == Conversation.Status.CLOSED:
-                status = Conversation.Status.BOT
-                Conversation.objects.filter(pk=conversation_id).update(status=status, updated=timezone.now())
-            message = Message.objects.create(
-                conversation_id=conversation_id, seq=seq, sender=Message.Sender.CUSTOMER, text=text,
-                client_id=client_id,
-            )
-        return Received(message, created=True, needs_reply=status == Conversation.Status.BOT, status=status)
+        return _store_new([Incoming(conversation_id, client_id, text)])[0]
     except IntegrityError:
         # Stored before (a resend after a lost ack, or another tab): the unique constraint on
         # (conversation, client_id) rolled this attempt back, seq included.
@@ -281,36 +256,14 @@ class Incoming:
 def receive_customer_messages(batch: list[Incoming]) -> list[Received | Exception]:
     """Store many customer messages, each exactly once per client_id, in one transaction.
 
-    Steps: hand out every seq with one UPDATE; reopen closed conversations; insert all rows
-    with one INSERT; commit once (durable). If any of them was stored before (a resend) or its
-    conversation is gone, the whole transaction rolls back and each message takes the
-    one-at-a-time path, which tells resends apart; an error there belongs to that message only.
+    If any of them was stored before (a resend) or its conversation is gone, the transaction
+    rolls back and each message takes the one-at-a-time path, which tells resends apart; an
+    error there belongs to that message only.
     """
-    if len(batch) > 1:
-        try:
-            with transaction.atomic():
-                seqs, statuses = _assign_seqs([item.conversation_id for item in batch])
-                closed = [cid for cid, status in statuses.items() if status == Conversation.Status.CLOSED]
-                if closed:
-                    Conversation.objects.filter(pk__in=closed).update(
-                        status=Conversation.Status.BOT, updated=timezone.now()
-                    )
-                    statuses.update(dict.fromkeys(closed, Conversation.Status.BOT))
-                now = timezone.now()
-                messages = _insert(
-                    [
-                        Message(conversation_id=item.conversation_id, seq=seq, sender=Message.Sender.CUSTOMER,
-                                text=item.text, client_id=item.client_id, created=now)
-                        for item, seq in zip(batch, seqs, strict=True)
-                    ]
-                )
-            return [
-                Received(message, created=True, needs_reply=statuses[message.conversation_id] == Conversation.Status.BOT,
-                         status=statuses[message.conversation_id])
-                for message in messages
-            ]
-        except (IntegrityError, Conversation.DoesNotExist):
-            pass
+    try:
+        return list(_store_new(batch))
+    except (IntegrityError, Conversation.DoesNotExist):
+        pass
     results: list[Received | Exception] = []
     for item in batch:
         try:
@@ -318,6 +271,30 @@ def receive_customer_messages(batch: list[Incoming]) -> list[Received | Exceptio
         except (IntegrityError, Conversation.DoesNotExist, Message.DoesNotExist) as exc:
             results.append(exc)
     return results
+
+
+def _store_new(batch: list[Incoming]) -> list[Received]:
+    """Store messages as new in one transaction: one UPDATE for every seq, closed chats reopened,
+    one INSERT, one (durable) commit. Raises IntegrityError if one of them was stored before."""
+    with transaction.atomic():
+        seqs, statuses = _assign_seqs([item.conversation_id for item in batch])
+        closed = [cid for cid, status in statuses.items() if status == Conversation.Status.CLOSED]
+        if closed:
+            Conversation.objects.filter(pk__in=closed).update(status=Conversation.Status.BOT, updated=timezone.now())
+            statuses.update(dict.fromkeys(closed, Conversation.Status.BOT))
+        now = timezone.now()
+        messages = _insert(
+            [
+                Message(conversation_id=item.conversation_id, seq=seq, sender=Message.Sender.CUSTOMER,
+                        text=item.text, client_id=item.client_id, created=now)
+                for item, seq in zip(batch, seqs, strict=True)
+            ]
+        )
+    return [
+        Received(message, created=True, needs_reply=statuses[message.conversation_id] == Conversation.Status.BOT,
+                 status=statuses[message.conversation_id])
+        for message in messages
+    ]
 
 
 def set_feedback(conversation_id: int, seq: int, value: str) -> Message | None:
