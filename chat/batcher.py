@@ -53,9 +53,12 @@ class Batcher(Generic[T, R]):
 
     def __init__(
         self, fn: Callable[[list[T]], list[R | Exception]], *, max_size: int = 64, workers: int = 2,
-        processes: Callable[[], int] | None = None,
+        processes: Callable[[], int] | None = None, retry: Callable[[list[T]], list[R | Exception]] | None = None,
     ) -> None:
         self.fn = fn
+        # What runs a batch again on this process's threads when its helper died mid-batch (the
+        # helper may have done part of the work): `fn` itself unless it needs to know.
+        self.retry = retry or fn
         self.max_size = max_size
         self.workers = workers
         # One queue per event loop: a server has one, tests start a new loop per test.
@@ -87,6 +90,7 @@ class Batcher(Generic[T, R]):
                     log.error("a helper process of %s died; starting a new one", self.fn.__name__)
                     pool.shutdown(wait=False, cancel_futures=True)
                     self._pool = None
+                return await db(self.retry)(items)
         return await db(self.fn)(items)
 
     async def submit(self, item: T) -> R:

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 # flush) and answered (one model batch) together; see chat/batcher.py.
 store_messages: Batcher[Incoming, conversations.Received] = Batcher(conversations.receive_customer_messages)
 answer_messages: Batcher[Question, Reply] = Batcher(
-    replies.respond_many, processes=lambda: settings.CHAT_ANSWER_PROCESSES
+    replies.respond_many, processes=lambda: settings.CHAT_ANSWER_PROCESSES, retry=replies.respond_again
 )
 
 PROTOCOL_VERSION = 1

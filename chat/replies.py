@@ -67,12 +67,13 @@ def respond(conversation_id: int, text: str, status: str | None = None) -> Reply
     return respond_many([Question(conversation_id, text, status)])[0]
 
 
-def respond_many(questions: list[Question]) -> list[Reply]:
+def respond_many(questions: list[Question], *, again: bool = False) -> list[Reply]:
     """Decide and store the answers to many customer messages, reading the current bundle once.
 
     The decisions are the ones described at the top, made for each message; the work is shared:
     one batch through the intent model, one ticket search, one query for the tickets, and one
-    transaction storing every answer.
+    transaction storing every answer. `again`: this batch may have been answered already (its
+    helper process died before handing the answers back); stored answers are handed back.
     """
     bundle = current()
     replies: list[Reply | None] = [None] * len(questions)
@@ -82,11 +83,10 @@ def respond_many(questions: list[Question]) -> list[Reply]:
     def hand_off(i: int, reason: str) -> None:
         replies[i] = handoff.request(questions[i].conversation_id, reason)
 
-    # Answered before (the batch is being answered again): hand back the stored answer.
     stored_before = {
         message.reply_to_id: message
         for message in Message.objects.filter(reply_to_id__in=[q.message_id for q in questions if q.message_id])
-    }
+    } if again else {}
     pending = []
     for i, question in enumerate(questions):
         status = question.status or Conversation.objects.values_list("status", flat=True).get(
@@ -148,6 +148,11 @@ def respond_many(questions: list[Question]) -> list[Reply]:
     for i, message in zip(order, stored, strict=True):
         replies[i] = Reply(messages=[message])
     return [reply if reply is not None else Reply() for reply in replies]
+
+
+def respond_again(questions: list[Question]) -> list[Reply]:
+    """`respond_many` for a batch that may have been answered already."""
+    return respond_many(questions, again=True)
 
 
 def _closest_tickets(bundle: Any, texts: list[str]) -> list[tuple[Ticket, float] | None]:

@@ -156,9 +156,9 @@ async def test_a_batch_can_run_in_a_helper_process():
 
 
 async def test_when_a_helper_dies_its_batch_is_done_here_and_a_new_helper_takes_the_next():
-    batcher = Batcher(die_on_poison, processes=lambda: 1)
+    batcher = Batcher(die_on_poison, processes=lambda: 1, retry=lambda items: [("again", os.getpid()) for _ in items])
     try:
-        assert await batcher.submit("poison") == os.getpid()  # answered on a thread of this process
+        assert await batcher.submit("poison") == ("again", os.getpid())  # its retry, on a thread of this process
         assert await batcher.submit("fine") != os.getpid()  # a fresh helper
     finally:
         batcher._pool.shutdown()
@@ -171,7 +171,7 @@ def test_a_batch_answered_again_hands_back_its_stored_answers_instead_of_new_one
     questions = [replies.Question(r.message.conversation_id, r.message.text, r.status, r.message.pk)
                  for r in received]
     first = replies.respond_many(questions)
-    again = replies.respond_many(questions)  # as after a helper died before handing the answers back
+    again = replies.respond_again(questions)  # as after a helper died before handing the answers back
     assert [r.messages[0].pk for r in again] == [r.messages[0].pk for r in first]
     assert [r.messages[0].reply_to_id for r in first] == [r.message.pk for r in received]
     assert Message.objects.filter(sender=Message.Sender.BOT).count() == 3
