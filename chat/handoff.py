@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Window
+from django.db.models import F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -210,21 +210,17 @@ def queue() -> list[dict[str, Any]]:
     """The console's list: waiting first (oldest first), then human-owned, then recent bot chats."""
     now = timezone.now()
     order = {Status.WAITING: 0, Status.HUMAN: 1, Status.BOT: 2}
+    last_text = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq").values("text")[:1]
     rows = list(
         Conversation.objects.exclude(status=Status.CLOSED)
         .select_related("agent", "site")
+        .annotate(last_text=Subquery(last_text))
         .order_by("-updated")[:100]
     )
     rows.sort(key=lambda c: (order.get(c.status, 3), c.waiting_since or now, -c.updated.timestamp()))
-    # Two queries for the whole list, not three per chat: the last message of each, and the
-    # bot's 20 most recent classified answers of each (a window function, ranked by seq).
+    # Two queries for the whole list, not three per chat: the chats with their last message, and
+    # the bot's 20 most recent classified answers of each (a window function, ranked by seq).
     ids = [c.pk for c in rows]
-    last_texts = dict(
-        Message.objects.filter(conversation_id__in=ids)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("conversation_id")], order_by=F("seq").desc()))
-        .filter(rank=1)
-        .values_list("conversation_id", "text")
-    )
     recent: dict[int, list[tuple[str, float | None]]] = {}
     for conversation_id, intent, confidence in (
         Message.objects.filter(conversation_id__in=ids, sender=Message.Sender.BOT)
@@ -240,7 +236,6 @@ def queue() -> list[dict[str, Any]]:
         answers = recent.get(c.pk, [])
         intents = list(dict.fromkeys(intent for intent, _ in answers[:5]))
         confidences = [confidence for _, confidence in answers if confidence is not None]
-        last_text = last_texts.get(c.pk, "")
         result.append(
             {
                 "id": str(c.public_id),
@@ -251,7 +246,7 @@ def queue() -> list[dict[str, Any]]:
                 "intents": intents,
                 "confidence": round(min(confidences), 3) if confidences else None,
                 "wait_seconds": int((now - c.waiting_since).total_seconds()) if c.waiting_since else None,
-                "last_text": last_text[:140],
+                "last_text": (c.last_text or "")[:140],
                 "updated": c.updated.isoformat(),
             }
         )
