@@ -98,7 +98,10 @@ async def recv_json(ws: Any) -> dict[str, Any]:
     return json.loads(await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT))
 
 
-async def chat_conversation(url: str, messages: int, start: asyncio.Event, ready: list, result: Result) -> None:
+async def conversation(url: str, messages: int, start: asyncio.Event, ready: list, result: Result, *,
+                       kind: str) -> None:
+    """One client: connect (and read the chat's hello), wait for the start, then send `messages`
+    messages, each with a fresh client_id, waiting for each one's answer before the next."""
     try:
         ws = await connect(url, open_timeout=60, max_size=None, ping_interval=None)
     except Exception as exc:
@@ -106,31 +109,20 @@ async def chat_conversation(url: str, messages: int, start: asyncio.Event, ready
         ready.append(None)
         return
     try:
-        hello = await recv_json(ws)
-        if hello.get("type") != "conversation":
-            result.errors[f"handshake: {hello.get('code')}"] += 1
-            return
+        if kind == "chat":
+            hello = await recv_json(ws)
+            if hello.get("type") != "conversation":
+                result.errors[f"handshake: {hello.get('code')}"] += 1
+                return
         ready.append(ws)
         await start.wait()
+        exchange = chat_exchange if kind == "chat" else echo_exchange
         for _ in range(messages):
             client_id = str(uuid.uuid4())
             sent = time.perf_counter()
             await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": question(random)}))
-            acked = False
-            while True:
-                frame = await recv_json(ws)
-                kind = frame.get("type")
-                if kind == "ack" and frame.get("client_id") == client_id:
-                    result.ack_ms.append((time.perf_counter() - sent) * 1000)
-                    result.acked.append(client_id)
-                    acked = True
-                elif kind == "error":
-                    result.errors[f"error frame: {frame.get('code')}"] += 1
-                    break
-                elif kind == "message" and frame.get("sender") in ("bot", "system") and acked:
-                    result.reply_ms.append((time.perf_counter() - sent) * 1000)
-                    result.replies += 1
-                    break
+            if not await exchange(ws, client_id, sent, result):
+                break
     except Exception as exc:
         result.errors[f"{type(exc).__name__}"] += 1
     finally:
@@ -139,37 +131,39 @@ async def chat_conversation(url: str, messages: int, start: asyncio.Event, ready
         await ws.close()
 
 
-async def _warm_up(url: str) -> None:
-    ready: list = []
-    go = asyncio.Event()
-    go.set()
-    await chat_conversation(url, 3, go, ready, Result())
-
-
-async def echo_conversation(url: str, messages: int, start: asyncio.Event, ready: list, result: Result) -> None:
-    try:
-        ws = await connect(url, open_timeout=60, max_size=None, ping_interval=None)
-    except Exception as exc:
-        result.errors[f"connect: {type(exc).__name__}"] += 1
-        ready.append(None)
-        return
-    try:
-        ready.append(ws)
-        await start.wait()
-        for _ in range(messages):
-            client_id = str(uuid.uuid4())
-            sent = time.perf_counter()
-            await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": question(random)}))
-            frame = await recv_json(ws)
-            if frame.get("client_id") != client_id:
-                result.errors["wrong echo"] += 1
-                break
+async def chat_exchange(ws: Any, client_id: str, sent: float, result: Result) -> bool:
+    """Wait for the message's ack, then the bot's answer; False after an error frame."""
+    acked = False
+    while True:
+        frame = await recv_json(ws)
+        kind = frame.get("type")
+        if kind == "ack" and frame.get("client_id") == client_id:
+            result.ack_ms.append((time.perf_counter() - sent) * 1000)
+            result.acked.append(client_id)
+            acked = True
+        elif kind == "error":
+            result.errors[f"error frame: {frame.get('code')}"] += 1
+            return False
+        elif kind == "message" and frame.get("sender") in ("bot", "system") and acked:
             result.reply_ms.append((time.perf_counter() - sent) * 1000)
             result.replies += 1
-    except Exception as exc:
-        result.errors[f"{type(exc).__name__}"] += 1
-    finally:
-        await ws.close()
+            return True
+
+
+async def echo_exchange(ws: Any, client_id: str, sent: float, result: Result) -> bool:
+    """Wait for the frame to come back; False if something else came."""
+    if (await recv_json(ws)).get("client_id") != client_id:
+        result.errors["wrong echo"] += 1
+        return False
+    result.reply_ms.append((time.perf_counter() - sent) * 1000)
+    result.replies += 1
+    return True
+
+
+async def _warm_up(url: str) -> None:
+    go = asyncio.Event()
+    go.set()
+    await conversation(url, 3, go, [], Result(), kind="chat")
 
 
 async def drive(kind: str, url: str, conversations: int, messages: int, on_start: Any = None) -> dict[str, Any]:
@@ -177,14 +171,14 @@ async def drive(kind: str, url: str, conversations: int, messages: int, on_start
     result = Result()
     start = asyncio.Event()
     ready: list = []
-    body = chat_conversation if kind == "chat" else echo_conversation
+
     if kind == "chat":
         # Warm up: the first reply loads the model and the ticket index; that is not throughput.
         await _warm_up(url)
     opened = time.perf_counter()
     tasks = []
     for _ in range(conversations):
-        tasks.append(asyncio.create_task(body(url, messages, start, ready, result)))
+        tasks.append(asyncio.create_task(conversation(url, messages, start, ready, result, kind=kind)))
         await asyncio.sleep(0.005)  # a ramp, not a thundering herd of handshakes
     while len(ready) < conversations:
         await asyncio.sleep(0.05)
