@@ -14,7 +14,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 
-def _positive_int(name: str, default: int, minimum: int = 1) -> int:
+def _int(name: str, default: int, minimum: int = 1) -> int:
     """An integer setting that must be >= minimum (1 unless told)."""
     try:
         value = env.int(name, default=default)
@@ -190,23 +190,23 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # Chat limits: generous enough for many customers behind one NAT address.
-CHAT_MAX_MESSAGE_CHARS = _positive_int("CHAT_MAX_MESSAGE_CHARS", 2000)
-CHAT_RATE_PER_MINUTE = _positive_int("CHAT_RATE_PER_MINUTE", 30)
-CHAT_RATE_PER_IP_PER_MINUTE = _positive_int("CHAT_RATE_PER_IP_PER_MINUTE", 600)
-CHAT_MAX_CONNECTIONS_PER_IP = _positive_int("CHAT_MAX_CONNECTIONS_PER_IP", 200)
-CHAT_MAX_FRAME_BYTES = _positive_int("CHAT_MAX_FRAME_BYTES", 16384)
+CHAT_MAX_MESSAGE_CHARS = _int("CHAT_MAX_MESSAGE_CHARS", 2000)
+CHAT_RATE_PER_MINUTE = _int("CHAT_RATE_PER_MINUTE", 30)
+CHAT_RATE_PER_IP_PER_MINUTE = _int("CHAT_RATE_PER_IP_PER_MINUTE", 600)
+CHAT_MAX_CONNECTIONS_PER_IP = _int("CHAT_MAX_CONNECTIONS_PER_IP", 200)
+CHAT_MAX_FRAME_BYTES = _int("CHAT_MAX_FRAME_BYTES", 16384)
 # Helper processes per web process that answer customers' messages (the intent model, the ticket
 # search, the reply policy), so that work does not compete with the sockets for one process's
 # GIL; 0 answers on the web process's own threads.
-CHAT_ANSWER_PROCESSES = _positive_int("CHAT_ANSWER_PROCESSES", 1, minimum=0)
+CHAT_ANSWER_PROCESSES = _int("CHAT_ANSWER_PROCESSES", 1, minimum=0)
 # How often a web process checks whether the active model bundle changed.
-BUNDLE_POLL_SECONDS = _positive_int("BUNDLE_POLL_SECONDS", 5)
+BUNDLE_POLL_SECONDS = _int("BUNDLE_POLL_SECONDS", 5)
 
 # Retraining: publish only if not worse than the active model by more than the tolerance.
 RETRAIN_GATE_TOLERANCE = env.float("RETRAIN_GATE_TOLERANCE", default=0.02)
 RETRAIN_MIN_ACCURACY = env.float("RETRAIN_MIN_ACCURACY", default=0.5)
-RETRAIN_EPOCHS = _positive_int("RETRAIN_EPOCHS", 12)
-RETRAIN_MIN_NEW_EXAMPLES = _positive_int("RETRAIN_MIN_NEW_EXAMPLES", 20)
+RETRAIN_EPOCHS = _int("RETRAIN_EPOCHS", 12)
+RETRAIN_MIN_NEW_EXAMPLES = _int("RETRAIN_MIN_NEW_EXAMPLES", 20)
 
 LOGGING = {
     "version": 1,
