@@ -14,6 +14,9 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -130,7 +133,27 @@ class Batcher(Generic[T, R]):
 def _setup_helper() -> None:
     import django
 
+    _die_with_parent()
     django.setup()
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill this helper when the web process that started it dies.
+
+    A helper waits on a pipe from its web process and would wait forever after a `kill -9` of
+    it, holding a database connection (and keeping the resource tracker alive). Linux only;
+    elsewhere the supervisor's process-group kill (`manage.py serve`, systemd) does the same.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    started_by = multiprocessing.parent_process()
+    parent = started_by.pid if started_by is not None else os.getppid()
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _run_in_helper(fn: Callable[[list[Any]], list[Any]], items: list[Any]) -> list[Any]:
