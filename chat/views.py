@@ -2,6 +2,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from chat import health
 from chat.models import Site
 from chat.widget import site_context
 
@@ -14,5 +15,13 @@ def chat_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+def livez(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers (also at /healthz)."""
     return JsonResponse({"ok": True})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 when this process can serve chats, else 503; the body says which check failed."""
+    ready, checks = health.readiness()
+    return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)
