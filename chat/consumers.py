@@ -21,7 +21,7 @@ from django.conf import settings
 from chat import conversations, handoff, replies
 from chat.batcher import Batcher, db
 from chat.conversations import Incoming, Reply, storable
-from chat.limits import RateLimiter, per_ip
+from chat.limits import Ticket, budgets
 from chat.models import Conversation
 from chat.replies import Question
 
@@ -117,6 +117,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
 class ChatConsumer(FrameConsumer):
     conversation: Conversation | None = None
     ip: str | None = None
+    ticket: Ticket | None = None  # this socket's place in its address's connection budget
 
     async def connect(self) -> None:
         params = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
@@ -136,13 +137,12 @@ class ChatConsumer(FrameConsumer):
             return await self.refuse(CLOSE_ORIGIN, "origin_not_allowed", "this site key is not allowed on this origin")
         client = self.scope.get("client") or ["unknown"]
         self.ip = str(client[0])
-        if not per_ip.connect(self.ip, settings.CHAT_MAX_CONNECTIONS_PER_IP):
-            self.ip = None
+        self.ticket = await budgets.connect(self.ip, settings.CHAT_MAX_CONNECTIONS_PER_IP)
+        if self.ticket is None:
             return await self.refuse(
                 CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections", "too many open chats from this address"
             )
         answer_messages.start()
-        self.limiter = RateLimiter(settings.CHAT_RATE_PER_MINUTE)
         self.has_peers = False
         self.conversation, _ = await db(conversations.open_conversation)(
             site, params.get("token")
@@ -176,9 +176,9 @@ class ChatConsumer(FrameConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        if self.ip is not None:
-            per_ip.disconnect(self.ip)
-            self.ip = None
+        if self.ticket is not None:
+            await budgets.disconnect(self.ticket)
+            self.ticket = None
         if self.conversation is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -201,7 +201,7 @@ class ChatConsumer(FrameConsumer):
             raise FrameError("invalid_text", "text contains characters that cannot be stored (NUL or lone surrogates)")
         if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
             raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
-        if not self.limiter.allow() or not per_ip.allow_message(self.ip or "", settings.CHAT_RATE_PER_IP_PER_MINUTE):
+        if not await budgets.allow_message(str(self.conversation.public_id), self.ip or ""):
             raise FrameError("rate_limited", "too many messages; wait a moment and send again")
         conversation_id = self.conversation.pk
         received = await store_messages.submit(Incoming(conversation_id, client_id, text))

@@ -1,54 +1,203 @@
-"""Abuse limits for chat sockets: message rates and connections per IP (per web process)."""
+"""Abuse limits for chat sockets: message rates, and open connections per client address.
+
+With REDIS_URL set, every web process of the deployment counts against the same budgets in
+Redis: message rates through the `limits` library (sliding-window counters), open connections
+in one sorted set per address whose entries each web process keeps fresh while its socket is
+open, so the connections of a process that died drop out by themselves after CONNECTION_TTL.
+Without Redis, or while Redis is unreachable, the budgets are this process's own, in memory.
+
+Budgets are keyed by what the client cannot reset: the conversation (its token) and the
+address. Reconnecting neither resets a rate nor frees more than the socket that closed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import threading
 import time
+import uuid
+import weakref
 from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter as SharedWindow
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter as LocalWindow
+
+log = logging.getLogger(__name__)
+
+PREFIX = "chatbot-limits"
+CONNECTION_TTL = 90.0  # seconds an open connection counts without being refreshed
+REFRESH_EVERY = 30.0
+RETRY_REDIS_AFTER = 5.0  # after a failure, count locally this long before trying Redis again
+REDIS_TIMEOUT = 1.0
+
+# KEYS[1]: the address's set; ARGV: now, expiry, cap, member. 1 when the member was added.
+_OPEN = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(ARGV[2] - ARGV[1]))
+return 1
+"""
 
 
-class RateLimiter:
-    """A token bucket: `per_minute` events a minute, bursts up to `burst`."""
+@dataclass(frozen=True)
+class Ticket:
+    """One open connection as counted: give it back to `disconnect`."""
 
-    def __init__(self, per_minute: int, burst: int | None = None) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(burst if burst is not None else max(1, min(per_minute, 10)))
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
+    ip: str
+    member: str
+    shared: bool
 
 
-class PerIP:
-    """Connection counts and message buckets keyed by client address, in this process."""
+class _Shared:
+    """The Redis side, for one event loop (redis.asyncio clients belong to the loop they ran on)."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis.asyncio
+
+        options = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
+        self.storage = RedisStorage(f"async+{url}", implementation="redispy", wrap_exceptions=True,
+                                    key_prefix=prefix, **options)
+        self.window = SharedWindow(self.storage)
+        self.redis = redis.asyncio.Redis.from_url(url, **options)
+        self.open_script = self.redis.register_script(_OPEN)
+        self.prefix = prefix
+        self.members: dict[str, str] = {}  # member -> ip: this process's open connections
+        self.refresher: asyncio.Task | None = None
+
+    def key(self, ip: str) -> str:
+        return f"{self.prefix}:connections:{ip}"
+
+    async def connect(self, ip: str, cap: int, member: str) -> bool:
+        now = time.time()
+        added = await self.open_script(keys=[self.key(ip)], args=[now, now + CONNECTION_TTL, cap, member])
+        if added:
+            self.members[member] = ip
+            if self.refresher is None or self.refresher.done():
+                self.refresher = asyncio.get_running_loop().create_task(self.refresh())
+        return bool(added)
+
+    async def disconnect(self, ip: str, member: str) -> None:
+        self.members.pop(member, None)
+        await self.redis.zrem(self.key(ip), member)
+
+    async def refresh(self) -> None:
+        """Keep this process's open connections counted (they expire when it stops doing so)."""
+        while self.members:
+            await asyncio.sleep(REFRESH_EVERY)
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    expiry = time.time() + CONNECTION_TTL
+                    for member, ip in list(self.members.items()):
+                        pipe.zadd(self.key(ip), {member: expiry}, xx=True)
+                        pipe.expire(self.key(ip), int(CONNECTION_TTL) + 1)
+                    await pipe.execute()
+            except Exception as exc:  # Redis away: the entries expire; counted again on reconnect
+                log.warning("limits: could not refresh open connections in Redis (%s)", exc)
+
+
+class _Local:
+    """This process's own budgets."""
 
     def __init__(self) -> None:
-        self.connections: dict[str, int] = defaultdict(int)
-        self.buckets: dict[str, RateLimiter] = {}
+        self.window = LocalWindow(MemoryStorage())
+        self.connections: dict[str, set[str]] = defaultdict(set)
+        self.lock = threading.Lock()
 
-    def connect(self, ip: str, cap: int) -> bool:
-        if self.connections[ip] >= cap:
-            return False
-        self.connections[ip] += 1
-        return True
+    def connect(self, ip: str, cap: int, member: str) -> bool:
+        with self.lock:
+            if len(self.connections[ip]) >= cap:
+                return False
+            self.connections[ip].add(member)
+            return True
 
-    def disconnect(self, ip: str) -> None:
-        self.connections[ip] -= 1
-        if self.connections[ip] <= 0:
-            self.connections.pop(ip, None)
-            self.buckets.pop(ip, None)
-
-    def allow_message(self, ip: str, per_minute: int) -> bool:
-        bucket = self.buckets.get(ip)
-        if bucket is None:
-            bucket = self.buckets[ip] = RateLimiter(per_minute, burst=per_minute)
-        return bucket.allow()
+    def disconnect(self, ip: str, member: str) -> None:
+        with self.lock:
+            members = self.connections.get(ip)
+            if members is not None:
+                members.discard(member)
+                if not members:
+                    del self.connections[ip]
 
 
-per_ip = PerIP()
+class Limits:
+    """Connection counts and message rates, shared through Redis when there is one."""
+
+    def __init__(self, prefix: str = PREFIX) -> None:
+        self.prefix = prefix  # of every Redis key (tests use their own)
+        self.local = _Local()
+        self._shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shared] = weakref.WeakKeyDictionary()
+        self._redis_down_until = 0.0
+        self._process = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    def shared(self) -> _Shared | None:
+        """The Redis budgets for this loop, or None without Redis or while it is unreachable."""
+        url = settings.REDIS_URL
+        if not url or time.monotonic() < self._redis_down_until:
+            return None
+        loop = asyncio.get_running_loop()
+        shared = self._shared.get(loop)
+        if shared is None:
+            shared = self._shared[loop] = _Shared(url, self.prefix)
+        return shared
+
+    def redis_failed(self, exc: Exception) -> None:
+        log.warning("limits: Redis unreachable (%s); counting in this process for %.0f s", exc, RETRY_REDIS_AFTER)
+        self._redis_down_until = time.monotonic() + RETRY_REDIS_AFTER
+
+    async def connect(self, ip: str, cap: int) -> Ticket | None:
+        """Count one more open connection from `ip`, or None when it already has `cap`."""
+        member = f"{self._process}-{uuid.uuid4().hex}"
+        shared = self.shared()
+        if shared is not None:
+            try:
+                return Ticket(ip, member, True) if await shared.connect(ip, cap, member) else None
+            except Exception as exc:  # redis-py's connection and timeout errors
+                self.redis_failed(exc)
+        return Ticket(ip, member, False) if self.local.connect(ip, cap, member) else None
+
+    async def disconnect(self, ticket: Ticket) -> None:
+        if not ticket.shared:
+            self.local.disconnect(ticket.ip, ticket.member)
+            return
+        shared = self._shared.get(asyncio.get_running_loop())
+        if shared is None:
+            return
+        try:
+            await shared.disconnect(ticket.ip, ticket.member)
+        except Exception as exc:  # it expires by itself after CONNECTION_TTL
+            self.redis_failed(exc)
+
+    async def allow_message(self, conversation: str, ip: str) -> bool:
+        """Take one message from the conversation's budget and from its address's."""
+        checks = [
+            (RateLimitItemPerMinute(settings.CHAT_RATE_PER_MINUTE), "conversation", conversation),
+            (RateLimitItemPerMinute(settings.CHAT_RATE_PER_IP_PER_MINUTE), "address", ip),
+        ]
+        shared = self.shared()
+        if shared is not None:
+            try:
+                # Both at once: one round trip's wait instead of two.
+                hits = await asyncio.gather(*(shared.window.hit(item, *key) for item, *key in checks))
+                return all(hits)
+            except StorageError as exc:
+                self.redis_failed(exc)
+        return all(self.local.window.hit(item, *key) for item, *key in checks)
+
+    def reset(self, prefix: str = PREFIX) -> None:
+        """Forget this process's counts and use other Redis keys (tests)."""
+        self.prefix = prefix
+        self.local = _Local()
+        self._shared.clear()
+        self._redis_down_until = 0.0
+
+
+budgets = Limits()

@@ -46,10 +46,11 @@ def _isolated(tmp_path, settings):
     channel_layers.backends.clear()
     registry.reset()
     catalog.reset()
-    from chat.limits import per_ip
+    from chat.limits import budgets
 
-    per_ip.connections.clear()
-    per_ip.buckets.clear()
+    # Limits count in this process unless a test shares them through Redis (tests/test_limits.py).
+    settings.REDIS_URL = ""
+    budgets.reset()
     yield
     channel_layers.backends.clear()
     registry.reset()

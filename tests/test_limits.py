@@ -1,33 +1,45 @@
-"""Abuse limits: message rate per socket and per address, open chats per address."""
+"""Abuse limits: message rates per conversation and per address, open chats per address.
+
+With Redis every web process counts against the same budgets; without it (or while Redis is
+unreachable) each process keeps its own.
+"""
+
+import asyncio
+import os
+import time
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
 
-from chat.limits import RateLimiter
+from chat import limits as limits_module
+from chat.limits import Limits
 from chat.models import Message
-from tests.conftest import chat_communicator
-
-pytestmark = [pytest.mark.django_db(transaction=True)]
+from tests.conftest import chat_communicator, services_required
+from tests.stack import free_port
 
 
 async def open_chat(**kwargs):
     ws = chat_communicator(**kwargs)
     await ws.connect()
-    assert (await ws.receive_json_from())["type"] == "conversation"
-    return ws
+    hello = await ws.receive_json_from()
+    assert hello["type"] == "conversation"
+    return ws, hello
 
 
-async def test_a_socket_sending_too_fast_is_told_to_wait_and_nothing_is_stored(site, fake_bundle, settings):
-    settings.CHAT_RATE_PER_MINUTE = 3  # a burst of 3, then one every 20 s
-    ws = await open_chat()
-    kinds = []
-    for i in range(5):
-        await ws.send_json_to({"type": "message", "client_id": f"fast-{i}", "text": f"hello {i}"})
-        while True:
-            frame = await ws.receive_json_from()
-            if frame["type"] in ("ack", "error"):
-                kinds.append(frame.get("code", "ack"))
-                break
+async def send(ws, client_id: str) -> str:
+    await ws.send_json_to({"type": "message", "client_id": client_id, "text": f"hello {client_id}"})
+    while True:
+        frame = await ws.receive_json_from()
+        if frame["type"] in ("ack", "error"):
+            return frame.get("code", "ack")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_chat_sending_too_fast_is_told_to_wait_and_nothing_is_stored(site, fake_bundle, settings):
+    settings.CHAT_RATE_PER_MINUTE = 3
+    ws, _ = await open_chat()
+    kinds = [await send(ws, f"fast-{i}") for i in range(5)]
     assert kinds == ["ack", "ack", "ack", "rate_limited", "rate_limited"]
     stored = await database_sync_to_async(
         lambda: sorted(Message.objects.filter(sender="customer").values_list("client_id", flat=True)))()
@@ -35,25 +47,96 @@ async def test_a_socket_sending_too_fast_is_told_to_wait_and_nothing_is_stored(s
     await ws.disconnect()
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_reconnecting_does_not_reset_a_chats_rate_limit(site, fake_bundle, settings):
+    settings.CHAT_RATE_PER_MINUTE = 2
+    ws, hello = await open_chat()
+    assert [await send(ws, f"a-{i}") for i in range(2)] == ["ack", "ack"]
+    await ws.disconnect()
+    again, _ = await open_chat(query=f"token={hello['token']}")
+    assert await send(again, "a-2") == "rate_limited"
+    await again.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_too_many_chats_from_one_address_are_refused_with_a_close_code(site, fake_bundle, settings):
     settings.CHAT_MAX_CONNECTIONS_PER_IP = 2
-    first = await open_chat(client=("203.0.113.9", 1000))
-    second = await open_chat(client=("203.0.113.9", 1001))
+    first, _ = await open_chat(client=("203.0.113.9", 1000))
+    second, _ = await open_chat(client=("203.0.113.9", 1001))
     third = chat_communicator(client=("203.0.113.9", 1002))
     await third.connect()
     assert (await third.receive_json_from())["code"] == "too_many_connections"
     assert (await third.receive_output())["code"] == 4429
-    other_address = await open_chat(client=("198.51.100.7", 1000))
+    other_address, _ = await open_chat(client=("198.51.100.7", 1000))
     await first.disconnect()
-    again = await open_chat(client=("203.0.113.9", 1003))  # a slot freed up
+    again, _ = await open_chat(client=("203.0.113.9", 1003))  # a slot freed up
     for ws in (second, other_address, again):
         await ws.disconnect()
 
 
-def test_the_bucket_refills_over_time(monkeypatch):
-    now = [1000.0]
-    monkeypatch.setattr("chat.limits.time.monotonic", lambda: now[0])
-    bucket = RateLimiter(per_minute=60, burst=2)
-    assert bucket.allow() and bucket.allow() and not bucket.allow()
-    now[0] += 1.0  # one token a second
-    assert bucket.allow() and not bucket.allow()
+# Shared through Redis: two Limits objects with the same keys stand for two web processes.
+
+
+@pytest.fixture
+def redis_url(settings):
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        if services_required():
+            pytest.fail("REDIS_URL is not set (REQUIRE_SERVICES=1)")
+        pytest.skip("REDIS_URL not set")
+    settings.REDIS_URL = url
+    return url
+
+
+def two_processes() -> tuple[Limits, Limits]:
+    prefix = f"test-limits-{uuid.uuid4().hex}"
+    return Limits(prefix), Limits(prefix)
+
+
+@pytest.mark.services
+async def test_two_processes_share_one_connection_budget_per_address(redis_url, settings):
+    a, b = two_processes()
+    first = await a.connect("203.0.113.9", 2)
+    second = await b.connect("203.0.113.9", 2)
+    assert first and second and first.shared and second.shared
+    assert await a.connect("203.0.113.9", 2) is None
+    assert await b.connect("203.0.113.9", 2) is None
+    assert await a.connect("198.51.100.7", 2) is not None
+    await b.disconnect(second)
+    assert await a.connect("203.0.113.9", 2) is not None
+
+
+@pytest.mark.services
+async def test_two_processes_share_one_message_rate(redis_url, settings):
+    settings.CHAT_RATE_PER_MINUTE = 100
+    settings.CHAT_RATE_PER_IP_PER_MINUTE = 3
+    a, b = two_processes()
+    allowed = [await a.allow_message("conv-1", "203.0.113.9"), await b.allow_message("conv-2", "203.0.113.9"),
+               await a.allow_message("conv-3", "203.0.113.9"), await b.allow_message("conv-4", "203.0.113.9")]
+    assert allowed == [True, True, True, False]
+    settings.CHAT_RATE_PER_MINUTE = 1
+    assert await a.allow_message("conv-5", "198.51.100.7") is True
+    assert await b.allow_message("conv-5", "192.0.2.1") is False  # the same chat on another process
+
+
+@pytest.mark.services
+async def test_the_connections_of_a_process_that_died_stop_counting(redis_url, settings, monkeypatch):
+    monkeypatch.setattr(limits_module, "CONNECTION_TTL", 0.5)
+    dead, alive = two_processes()
+    assert await dead.connect("203.0.113.9", 1) is not None  # never disconnected, never refreshed
+    deadline = time.monotonic() + 10
+    while await alive.connect("203.0.113.9", 1) is None:
+        assert time.monotonic() < deadline, "the dead process's connection still counts"
+        await asyncio.sleep(0.05)
+
+
+async def test_limits_count_in_the_process_while_redis_is_unreachable(settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CHAT_RATE_PER_MINUTE = 2
+    budgets = Limits(f"test-limits-{uuid.uuid4().hex}")
+    ticket = await budgets.connect("203.0.113.9", 1)
+    assert ticket is not None and not ticket.shared
+    assert await budgets.connect("203.0.113.9", 1) is None
+    assert [await budgets.allow_message("conv-1", "203.0.113.9") for _ in range(3)] == [True, True, False]
+    await budgets.disconnect(ticket)
+    assert await budgets.connect("203.0.113.9", 1) is not None
