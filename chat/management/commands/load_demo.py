@@ -7,6 +7,7 @@ meant it) is never added again.
 """
 
 import csv
+import io
 from pathlib import Path
 
 from django.core.management import call_command
@@ -46,7 +47,7 @@ def load_demo() -> dict[str, int]:
         )
         intents_added += created
     # Examples are added only when missing (import_intents skips an example already stored).
-    call_command("import_intents", str(DEMO_DIR / "intents.csv"), oos_label="oos", verbosity=0)
+    call_command("import_intents", str(DEMO_DIR / "intents.csv"), oos_label="oos", stdout=io.StringIO())
     stored = set(Ticket.objects.values_list("question", flat=True))
     now = timezone.now()
     tickets = [
