@@ -11,10 +11,10 @@ export DEBUG ?= true
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 run: install
@@ -25,8 +25,11 @@ run: install
 	$(PY) manage.py retrain --if-none-active
 	PORT=$(PORT) $(PY) manage.py serve --port $(PORT)
 
+# The gate CI runs before the tests: lint, types, and the layers of docs/architecture.md.
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: lint browser-deps
 	$(PY) -m pytest

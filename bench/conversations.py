@@ -47,7 +47,7 @@ def prepare(retrain: bool) -> dict:
     """Migrate, load the demo, and train its model when none is active (or when asked)."""
     from django.core.management import call_command
 
-    from chat import registry
+    from serving import registry
 
     call_command("migrate", verbosity=0)
     call_command("load_demo", verbosity=0, stdout=open(os.devnull, "w"))

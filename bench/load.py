@@ -485,7 +485,7 @@ async def drive_many(urls: list[str], args: argparse.Namespace, on_start: Any, m
 
 def _active_model(stack: Stack) -> str:
     try:
-        out = stack.shell("from chat import registry; print('ACTIVE=' + (registry.active_version() or 'none'))")
+        out = stack.shell("from serving import registry; print('ACTIVE=' + (registry.active_version() or 'none'))")
         return out.rsplit("ACTIVE=", 1)[-1].strip()
     except Exception:
         return "unknown"

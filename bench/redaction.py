@@ -1,4 +1,4 @@
-"""Measure chat.privacy.redact on tests/data/pii_corpus.jsonl and on random digit strings.
+"""Measure privacy.redaction.redact on tests/data/pii_corpus.jsonl and on random digit strings.
 
 Usage: .venv/bin/python bench/redaction.py [--corpus tests/data/pii_corpus.jsonl] [--examples 5]
 
@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat.privacy import luhn_valid, redact, redact_counted  # noqa: E402  (after sys.path)
+from privacy.redaction import luhn_valid, redact, redact_counted  # noqa: E402  (after sys.path)
 
 
 def corpus_scores(rows: list[dict[str, Any]], examples: int) -> dict[str, Any]:

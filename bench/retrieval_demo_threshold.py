@@ -5,7 +5,7 @@ Usage (after `migrate`, `load_demo` and `retrain` against the same DATABASE_URL/
     DATABASE_URL=sqlite:////tmp/x.sqlite3 ARTIFACTS_DIR=/tmp/x \
         .venv/bin/python bench/retrieval_demo_threshold.py [--kind hybrid|base|lexical]
 
-Loads the active bundle as the web process does (chat.registry.LoadedBundle), or, with --kind,
+Loads the active bundle as the web process does (serving.registry.LoadedBundle), or, with --kind,
 rebuilds its index with that encoder into a temporary directory. Prints one JSON object: the
 index's calibrated threshold, every score, whether the nearest ticket is the right one, and
 how many paraphrases / unrelated questions the reply policy's bar lets through, and (without
@@ -97,9 +97,9 @@ def main() -> None:
     import django
 
     django.setup()
-    from chat.registry import LoadedBundle, active_version, bundles_dir
+    from serving.registry import LoadedBundle, active_version, bundles_dir
     from retrieval.ingest import LiveIndex, build_ticket_index
-    from retrieval.models import Ticket
+    from knowledge.models import Ticket
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--kind", default=None, help="rebuild the index with this encoder kind")

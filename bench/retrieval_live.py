@@ -59,7 +59,7 @@ def main() -> None:
 
     intents = None
     if (Path(args.intent_dir) / "labels.json").exists():
-        from chat.intents import IntentModel
+        from serving.intents import IntentModel
 
         intents = IntentModel.load(Path(args.intent_dir))
     started = time.perf_counter()
@@ -73,7 +73,7 @@ def main() -> None:
     subprocess.run([*manage, "import_tickets", str(new_csv), "--approved"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     approved_at = time.perf_counter()
-    from retrieval.models import Ticket
+    from knowledge.models import Ticket
 
     new_id = Ticket.objects.get(question=NEW_QUESTION).id
     seen_after = None

@@ -31,7 +31,7 @@ def main() -> None:
     django.setup()
     import numpy as np
 
-    from chat.intents import IntentModel
+    from serving.intents import IntentModel
     from retrieval.calibration import best_scores
     from retrieval.encoder import fit_ticket_encoder
     from retrieval.index import TicketIndex

@@ -1,29 +1,17 @@
-"""Admin for sites, conversations, intents and examples, plus the review queue and CSV import/export."""
+"""Admin for sites, visitors, conversations and messages, plus the review queue."""
 
 from __future__ import annotations
 
-import csv
-import io
-
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from chat import review
-from chat.models import Conversation, Erasure, Intent, Message, Site, TrainingExample, Visitor
-
-
-def csv_response(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return response
+from chat.models import Conversation, Erasure, Message, Site, Visitor
+from knowledge.models import Intent
 
 
 @admin.register(Site)
@@ -40,7 +28,7 @@ class SiteAdmin(admin.ModelAdmin):
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ["seq", "sender", "text", "source", "intent", "confidence", "feedback", "model_version", "created"]
+    fields = ("seq", "sender", "text", "source", "intent", "confidence", "feedback", "model_version", "created")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -81,83 +69,6 @@ class ErasureAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
-
-
-class ExampleInline(admin.TabularInline):
-    model = TrainingExample
-    fields = ["text", "origin", "created"]
-    readonly_fields = ["origin", "created"]
-    extra = 1
-
-
-class ImportForm(forms.Form):
-    examples = forms.FileField(help_text="CSV with columns text,intent (rows labelled oos are out-of-scope).")
-    answers = forms.FileField(required=False, help_text="Optional CSV with columns intent,answer.")
-
-
-@admin.register(Intent)
-class IntentAdmin(admin.ModelAdmin):
-    list_display = ["name", "description", "has_answer", "handoff", "example_count", "updated"]
-    search_fields = ["name", "description", "answer", "examples__text"]
-    list_filter = ["handoff"]
-    inlines = [ExampleInline]
-    actions = ["export_csv"]
-    change_list_template = "admin/chat/intent/change_list.html"
-
-    @admin.display(boolean=True, description="Answer")
-    def has_answer(self, intent: Intent) -> bool:
-        return bool(intent.answer)
-
-    @admin.display(description="Examples")
-    def example_count(self, intent: Intent) -> int:
-        return intent.examples.count()
-
-    @admin.action(description="Export selected intents with their answers and examples (CSV)")
-    def export_csv(self, request, queryset):
-        rows = [
-            (e.text, i.name, i.answer) for i in queryset.prefetch_related("examples") for e in i.examples.all()
-        ]
-        return csv_response("intents.csv", ["text", "intent", "answer"], rows)
-
-    def get_urls(self):
-        return [path("import/", self.admin_site.admin_view(self.import_csv), name="chat_intent_import"),
-                *super().get_urls()]
-
-    def import_csv(self, request: HttpRequest) -> HttpResponse:
-        from chat.management.commands.import_intents import import_examples
-
-        form = ImportForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            rows = list(csv.DictReader(io.TextIOWrapper(form.cleaned_data["examples"], encoding="utf-8")))
-            answers_file = form.cleaned_data["answers"]
-            answers = list(csv.DictReader(io.TextIOWrapper(answers_file, encoding="utf-8"))) if answers_file else []
-            if rows and not {"text", "intent"} <= set(rows[0]):
-                messages.error(request, "The examples CSV needs the columns text and intent.")
-            else:
-                result = import_examples(
-                    [(r["text"], r["intent"]) for r in rows],
-                    [(r["intent"], r["answer"]) for r in answers if r.get("intent")],
-                    oos_label="oos",
-                )
-                messages.success(request, f"Imported: {result}")
-                return redirect("admin:chat_intent_changelist")
-        context = {**self.admin_site.each_context(request), "form": form, "title": "Import intents from CSV"}
-        return render(request, "admin/chat/import.html", context)
-
-
-@admin.register(TrainingExample)
-class TrainingExampleAdmin(admin.ModelAdmin):
-    list_display = ["text", "intent", "is_oos", "origin", "created"]
-    list_filter = ["origin", "is_oos", "intent"]
-    search_fields = ["text", "intent__name"]
-    autocomplete_fields = ["intent"]
-    readonly_fields = ["message"]
-    actions = ["export_csv"]
-
-    @admin.action(description="Export selected examples (CSV)")
-    def export_csv(self, request, queryset):
-        rows = [(e.text, e.intent.name if e.intent else "oos") for e in queryset.select_related("intent")]
-        return csv_response("examples.csv", ["text", "intent"], rows)
 
 
 @admin.register(Message)

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -55,8 +55,8 @@ class Batcher(Generic[T, R]):
     """
 
     def __init__(
-        self, fn: Callable[[list[T]], list[R | Exception]], *, max_size: int = 64, workers: int = 2,
-        processes: Callable[[], int] | None = None, retry: Callable[[list[T]], list[R | Exception]] | None = None,
+        self, fn: Callable[[list[T]], Sequence[R | Exception]], *, max_size: int = 64, workers: int = 2,
+        processes: Callable[[], int] | None = None, retry: Callable[[list[T]], Sequence[R | Exception]] | None = None,
     ) -> None:
         self.fn = fn
         # What runs a batch again on this process's threads when its helper died mid-batch (the
@@ -80,7 +80,7 @@ class Batcher(Generic[T, R]):
             )
             self._pool.submit(_run_in_helper, self.fn, [])  # warm up: the first batch pays no start-up
 
-    async def _run(self, items: list[T]) -> list[Any]:
+    async def _run(self, items: list[T]) -> Sequence[Any]:
         self.start()
         pool = self._pool
         if pool is not None:
@@ -114,7 +114,7 @@ class Batcher(Generic[T, R]):
                 batch = queue.pending[: self.max_size]
                 del queue.pending[: self.max_size]
                 try:
-                    results: list[Any] = await self._run([item for item, _ in batch])
+                    results: Sequence[Any] = await self._run([item for item, _ in batch])
                     if len(results) != len(batch):
                         raise RuntimeError(f"{self.fn.__name__} returned {len(results)} results for {len(batch)}")
                 except Exception as exc:
@@ -156,7 +156,7 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _run_in_helper(fn: Callable[[list[Any]], list[Any]], items: list[Any]) -> list[Any]:
+def _run_in_helper(fn: Callable[[list[Any]], Sequence[Any]], items: list[Any]) -> Sequence[Any]:
     """Run one batch in a helper process, with Django's connection hygiene around it."""
     close_old_connections()
     try:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from chat.markup import answer_text, sanitize_answer
+from knowledge.markup import answer_text, sanitize_answer
 from chat.models import Conversation, Message, Site, Visitor
 
 HISTORY_LIMIT = 500
@@ -163,10 +163,10 @@ def _insert(messages: list[Message]) -> list[Message]:
             scalars.append(values[0])
         else:
             selected.append(f"u.{f.column}")
-            unnested.append((f.column, f"%s::{cast}[]"))
+            unnested.append((str(f.column), f"%s::{cast}[]"))
             arrays.append(values)
     table = Message._meta.db_table
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     rows = _hot_query(
         f"INSERT INTO {table} ({columns}) SELECT {', '.join(selected)} "
         f"FROM unnest({', '.join(cast for _, cast in unnested)}) AS u({', '.join(c for c, _ in unnested)}) "
@@ -334,8 +334,9 @@ def message_frame(message: Message) -> dict[str, Any]:
             frame["text"] = answer_text(message.text)
         if message.feedback:
             frame["feedback"] = message.feedback
-    if message.sender == Message.Sender.AGENT and message.agent_id:
-        frame["agent"] = message.agent.get_short_name() or message.agent.get_username()
+    agent = message.agent if message.sender == Message.Sender.AGENT and message.agent_id else None
+    if agent is not None:
+        frame["agent"] = agent.get_short_name() or agent.get_username()
     return frame
 
 

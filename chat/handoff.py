@@ -21,10 +21,10 @@ from django.utils import timezone
 from chat import conversations
 from chat.conversations import Reply
 from chat.models import AgentPresence, Conversation, Message
-from chat.privacy import redact
+from privacy.redaction import redact
 
-from retrieval.models import Ticket
-from retrieval.tickets import propose_ticket
+from knowledge.models import Ticket
+from knowledge.tickets import propose_ticket
 
 AGENTS_GROUP = "agents"
 PRESENCE_TTL = timedelta(seconds=90)
@@ -156,7 +156,7 @@ def _propose_ticket(conversation_id: int, resolution: str) -> Ticket | None:
         return None
     intents = Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.BOT).exclude(intent="")
     return propose_ticket(
-        Conversation.objects.get(pk=conversation_id),
+        conversation_id,
         redact(question)[:4000],
         redact(resolution),
         intent=intents.values_list("intent", flat=True).first() or "",
@@ -209,7 +209,7 @@ def requeue_abandoned(agent: User | None = None) -> list[tuple[Conversation, Rep
 def queue() -> list[dict[str, Any]]:
     """The console's list: waiting first (oldest first), then human-owned, then recent bot chats."""
     now = timezone.now()
-    order = {Status.WAITING: 0, Status.HUMAN: 1, Status.BOT: 2}
+    order: dict[str, int] = {Status.WAITING: 0, Status.HUMAN: 1, Status.BOT: 2}
     last_text = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq").values("text")[:1]
     rows = list(
         Conversation.objects.exclude(status=Status.CLOSED)

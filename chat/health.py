@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.db import connection
 
-from chat import registry
+from serving import registry
 
 TIMEOUT_SECONDS = 2
 

@@ -26,7 +26,7 @@ MAX_RETRY_DELAY = 5.0
 
 
 class RedisChannelLayer(StockRedisChannelLayer):
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.memberships: dict[str, set[str]] = defaultdict(set)  # channel -> groups, in this process
         self.groups_lost = False

@@ -21,6 +21,7 @@ import uuid
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from limits import RateLimitItemPerMinute
@@ -63,7 +64,7 @@ class _Shared:
     def __init__(self, url: str, prefix: str) -> None:
         import redis.asyncio
 
-        options = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
+        options: dict[str, Any] = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
         self.storage = RedisStorage(f"async+{url}", implementation="redispy", wrap_exceptions=True,
                                     key_prefix=prefix, **options)
         self.window = SharedWindow(self.storage)

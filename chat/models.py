@@ -1,9 +1,13 @@
-"""The chat's data: sites, visitors, conversations, messages, and the curated intents and answers."""
+"""The chat's data: sites, visitors, conversations, messages, agent presence and erasures."""
 
 import secrets
 import uuid
 
 from django.db import models
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
+
+from knowledge.models import Ticket, TrainingExample
 from django.utils import timezone
 
 
@@ -122,7 +126,7 @@ class Message(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     suggestions = models.JSONField(default=list, blank=True)
     ticket = models.ForeignKey(
-        "retrieval.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "knowledge.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     model_version = models.CharField(max_length=64, blank=True, default="")
     feedback = models.CharField(max_length=4, choices=Feedback.choices, blank=True, default="")
@@ -148,56 +152,6 @@ class Message(models.Model):
         return f"#{self.seq} {self.sender}: {self.text[:40]}"
 
 
-class Intent(models.Model):
-    """Something customers ask for, with the curated answer the bot gives."""
-
-    name = models.SlugField(max_length=100, unique=True)
-    description = models.CharField(max_length=300, blank=True)
-    answer = models.TextField(
-        blank=True, help_text="Shown to the customer. Links and bold allowed (sanitized)."
-    )
-    quick_replies = models.JSONField(
-        default=list, blank=True, help_text='Buttons under the answer, e.g. ["Talk to a person"].'
-    )
-    handoff = models.BooleanField(default=False, help_text="Asking for this hands the chat to a human.")
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class TrainingExample(models.Model):
-    """A labelled utterance: an intent, or out-of-scope when intent is empty and is_oos is set."""
-
-    class Origin(models.TextChoices):
-        IMPORT = "import", "Imported"
-        REVIEW = "review", "Review queue"
-        ADMIN = "admin", "Admin"
-        DEMO = "demo", "Demo data"
-
-    text = models.TextField()
-    intent = models.ForeignKey(Intent, null=True, blank=True, on_delete=models.CASCADE, related_name="examples")
-    is_oos = models.BooleanField(default=False)
-    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.ADMIN)
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(intent__isnull=False) | models.Q(is_oos=True),
-                name="example_has_label",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.text[:50]} → {self.intent or 'out-of-scope'}"
-
-
 class AgentPresence(models.Model):
     """One open agent console socket; stale rows (no heartbeat) count as offline."""
 
@@ -215,3 +169,14 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"erasure {self.pk} at {self.erased_at:%Y-%m-%d %H:%M}"
+
+
+@receiver(pre_delete, sender=Conversation)
+def _unlink_knowledge(sender: type[Conversation], instance: Conversation, **kwargs: object) -> None:
+    """Knowledge sits below chat and keeps plain ids: chat drops what hangs on a deleted chat.
+
+    Examples labelled from its messages go with it (as a cascade would); tickets proposed from it
+    stay, no longer linked.
+    """
+    TrainingExample.objects.filter(message_id__in=instance.messages.values("pk")).delete()
+    Ticket.objects.filter(conversation_id=instance.pk).update(conversation_id=None)

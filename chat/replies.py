@@ -18,11 +18,11 @@ from typing import Any
 
 from chat import conversations, handoff
 from chat.conversations import Outgoing, Reply
-from chat.catalog import catalog
+from knowledge.catalog import catalog
 from chat.models import Conversation, Message
-from chat.registry import current
-from retrieval.models import Ticket
-from retrieval.tickets import approved_tickets
+from serving.registry import current
+from knowledge.models import Ticket
+from knowledge.tickets import approved_tickets
 
 TALK_TO_PERSON = "Talk to a person"
 FALLBACK_TEXT = (

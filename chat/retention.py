@@ -13,10 +13,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from chat.models import Conversation, Erasure, Message, Site, TrainingExample, Visitor
-from chat.privacy import redact
-from retrieval.models import Ticket
-from retrieval.tickets import reject_ticket
+from chat.models import Conversation, Erasure, Message, Site, Visitor
+from knowledge.signals import training_data_removed
+from knowledge.models import TrainingExample
+from privacy.redaction import redact
+from knowledge.models import Ticket
+from knowledge.tickets import reject_ticket
 
 ERASED = "[erased]"
 
@@ -46,19 +48,19 @@ def erase_visitor(visitor: Visitor, requested_by: Any = None) -> Erasure:
     Steps: blank and reject the tickets proposed from their conversations (the live indexes
     drop rejected tickets on their next sync), delete training examples made from their
     messages, delete the conversations (messages cascade) and the visitor, then queue a
-    retrain so the next model has never seen them.
+    retrain (training hears `training_data_removed`) so the next model has never seen them.
     """
-    from training.schedule import enqueue
-
     with transaction.atomic():
         conversations = Conversation.objects.filter(visitor=visitor)
-        tickets = list(Ticket.objects.filter(conversation__in=conversations))
+        tickets = list(Ticket.objects.filter(conversation_id__in=conversations.values("pk")))
         for ticket in tickets:
             ticket.question = ticket.resolution = ERASED
-            ticket.conversation = None
+            ticket.conversation_id = None
             ticket.save()
             reject_ticket(ticket)
-        examples = TrainingExample.objects.filter(message__conversation__in=conversations)
+        examples = TrainingExample.objects.filter(
+            message_id__in=Message.objects.filter(conversation__in=conversations).values("pk")
+        )
         counts = {
             "conversations": conversations.count(),
             "messages": Message.objects.filter(conversation__in=conversations).count(),
@@ -70,7 +72,7 @@ def erase_visitor(visitor: Visitor, requested_by: Any = None) -> Erasure:
         visitor.delete()
         erasure = Erasure.objects.create(requested_by=requested_by, counts=counts)
         if counts["training_examples"] or counts["tickets"]:
-            enqueue("erasure")
+            training_data_removed.send(sender=Erasure, reason="erasure")
     return erasure
 
 

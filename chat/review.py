@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
-from chat.models import Intent, Message, TrainingExample
-from chat.privacy import redact
+from chat.models import Message
+from knowledge.models import Intent, TrainingExample
+from privacy.redaction import redact
 
 WEIGHTS = {
     "fallback": 1.0,
@@ -54,7 +55,7 @@ def _signals(question: Message, answer: Message | None, following: list[Message]
 
 def queue(limit: int = 50, scan: int = 2000) -> list[ReviewItem]:
     """Unlabelled customer messages, most likely misunderstood first."""
-    labelled = TrainingExample.objects.filter(message=OuterRef("pk"))
+    labelled = TrainingExample.objects.filter(message_id=OuterRef("pk"))
     questions = (
         Message.objects.filter(sender=Message.Sender.CUSTOMER, reviewed=False)
         .annotate(done=Exists(labelled))
@@ -87,7 +88,7 @@ def label(message: Message, *, intent: Intent | None = None, out_of_scope: bool 
         raise ValueError("give exactly one of an intent or out_of_scope")
     example = TrainingExample.objects.create(
         text=redact(message.text), intent=intent, is_oos=out_of_scope,
-        origin=TrainingExample.Origin.REVIEW, message=message,
+        origin=TrainingExample.Origin.REVIEW, message_id=message.pk,
     )
     Message.objects.filter(pk=message.pk).update(reviewed=True)
     return example

@@ -24,8 +24,9 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
 from chat import conversations
-from chat.markup import answer_text
-from chat.models import Intent, Site
+from knowledge.markup import answer_text
+from chat.models import Site
+from knowledge.models import Intent
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")

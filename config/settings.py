@@ -6,8 +6,12 @@ a filesystem Celery broker. Bad values raise ImproperlyConfigured at start-up.
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Generic admin classes (ModelAdmin[Intent]) at run time, as the type checker sees them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,8 +59,11 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
-    "chat",
+    # Our apps, bottom layer first (docs/architecture.md): privacy and serving hold no models.
+    "knowledge",
     "retrieval",
+    "serving",
+    "chat",
     "training",
 ]
 
@@ -139,6 +146,8 @@ else:
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # kombu's pidbox files; without this they land in ./control of the current directory.
+        "control_folder": str(_broker_dir / "control"),
     }
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
@@ -212,7 +221,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Logs never carry customers' personal data (emails, phones, cards, IBANs...).
-    "filters": {"redact": {"()": "chat.privacy.RedactingFilter"}},
+    "filters": {"redact": {"()": "privacy.redaction.RedactingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"daphne": {"level": "WARNING"}},

@@ -106,7 +106,7 @@ def bm25_metrics(tickets: Labelled, queries: Labelled, depth: int = 100) -> dict
 
 def encoder_metrics(
     encoder: Encoder, tickets: Labelled, queries: Labelled, depth: int = 100
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Index the tickets through the product path (build, save, load), then query one at a time.
 
     Latency is per query, encoder included, on one thread; MRR is counted to `depth`.

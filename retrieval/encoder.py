@@ -2,7 +2,7 @@
 
 Three encoders, all with `dim` and `embed(texts) -> (n, dim) float32`:
 
-    base     the bundle's intent model (chat.intents.IntentModel.embed), passed in
+    base     the bundle's intent model (serving.intents.IntentModel.embed), passed in
     lexical  LexicalEncoder: char 2-5-gram TF-IDF (hashed) → truncated SVD (→ L2 when alone)
     hybrid   HybridEncoder: [√(1-w)·base, √w·lexical], so a score is (1-w)·cos + w·tf-idf cos
 

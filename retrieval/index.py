@@ -110,6 +110,7 @@ class TicketIndex:
         if len(np.unique(id_array)) != len(id_array):
             raise ValueError("duplicate ticket ids")
         kind = kind or ("flat" if len(matrix) <= EXACT_LIMIT else "ivf")
+        index: Any  # an IndexIDMap over flat, or an IVF index (both add_with_ids/search)
         if kind == "flat":
             index = faiss.IndexIDMap(faiss.IndexFlatIP(dim))
         elif kind == "ivf":

@@ -30,7 +30,7 @@ from retrieval.encoder import (
     save_ticket_encoder,
 )
 from retrieval.index import TicketIndex, use_one_thread
-from retrieval.models import Ticket
+from knowledge.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,14 @@ SYNC_OVERLAP = timedelta(minutes=5)
 EMBED_BATCH = 256
 # Leave-one-out scores are only reported (retrieval.calibration): a sample is enough.
 LEAVE_ONE_OUT_SAMPLE = 2000
-REDACTOR = "chat.privacy.redact"
+REDACTOR = "privacy.redaction.redact"
 
 
 def index_text(question: str) -> str:
     """The text a ticket is indexed under: its question, PII-redacted.
 
     The one redaction call site of retrieval. The redactor is named by a setting (default
-    chat.privacy.redact) so that retrieval does not import chat (STYLE.md §5).
+    privacy.redaction.redact) so that retrieval does not import chat (STYLE.md §5).
     """
     redact = import_string(getattr(settings, "TICKET_TEXT_REDACTOR", REDACTOR))
     return str(redact(question))

@@ -10,9 +10,10 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
-from chat.catalog import catalog
-from chat.models import Intent, Site
-from chat.registry import Hit, OneAtATime, Prediction, registry
+from knowledge.catalog import catalog
+from chat.models import Site
+from knowledge.models import Intent
+from serving.registry import Hit, OneAtATime, Prediction, registry
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -11,7 +11,7 @@ from chat import conversations, replies
 from chat.batcher import Batcher
 from chat.conversations import Incoming, Outgoing
 from chat.models import Conversation, Message
-from retrieval.tickets import approve_ticket, propose_ticket
+from knowledge.tickets import approve_ticket, propose_ticket
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

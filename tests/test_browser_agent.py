@@ -111,7 +111,7 @@ def test_a_customer_who_asks_for_a_person_gets_an_agent_who_replies_live(new_pag
     expect(chat.get_by_role("log")).to_contain_text("This conversation was closed.")
     expect(agent.locator(f".queue-item[data-conversation='{conversation}']")).to_have_count(0)
     proposed = server.shell(
-        "from retrieval.models import Ticket; print(Ticket.objects.filter(resolution='Sent a replacement parcel.').count())"
+        "from knowledge.models import Ticket; print(Ticket.objects.filter(resolution='Sent a replacement parcel.').count())"
     )
     assert proposed == "1"
 

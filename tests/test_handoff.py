@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from chat.models import Conversation, Message
-from retrieval.models import Ticket
+from knowledge.models import Ticket
 from tests.conftest import chat_communicator, receive_reply
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -187,7 +187,7 @@ async def test_no_agent_online_offers_to_leave_an_email(site, fake_bundle):
 
 
 async def test_did_you_mean_offers_close_intents_and_a_button_choice_answers(site, fake_bundle, refund_intent):
-    from chat.models import Intent
+    from knowledge.models import Intent
 
     await database_sync_to_async(Intent.objects.create)(
         name="order_status", description="Track my order", answer="Track it under Orders.")

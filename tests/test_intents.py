@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from chat.intents import (
+from serving.intents import (
     OOV,
     TOKENIZER_FILE,
     IncompatibleModel,
@@ -87,13 +87,13 @@ def test_load_refuses_a_missing_model(tmp_path):
 
 
 def test_the_serving_module_does_not_import_tensorflow():
-    code = "import sys, chat.intents, ai_edge_litert.interpreter; print('tensorflow' in sys.modules)"
+    code = "import sys, serving.intents, ai_edge_litert.interpreter; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_a_text_without_one_known_word_is_never_given_an_intent():
-    from chat.intents import Preprocessor
+    from serving.intents import Preprocessor
 
     pre = Preprocessor(["where", "is", "my", "card"])
     assert pre.knows_any("Where's my crad?")

@@ -6,8 +6,9 @@ import pytest
 from django.core.management import call_command
 
 from chat.management.commands.load_demo import DEMO_DIR
-from chat.models import Intent, Site, TrainingExample
-from retrieval.models import Ticket
+from chat.models import Site
+from knowledge.models import Intent, TrainingExample
+from knowledge.models import Ticket
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """Curated answers: a small safe HTML subset for the widget, plain text for everything else."""
 
-from chat.markup import answer_text, sanitize_answer
+from knowledge.markup import answer_text, sanitize_answer
 
 
 def test_it_keeps_allowed_tags_and_makes_links_safe():

@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import call_command
 
-from chat import registry
+from serving import registry
 from training.models import ModelVersion, TrainingRun
 from training.pipeline import create_run, retrain
 

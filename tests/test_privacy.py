@@ -1,4 +1,4 @@
-"""chat.privacy: typed redaction of personal data (plain pytest, no database)."""
+"""privacy.redaction: typed redaction of personal data (plain pytest, no database)."""
 
 import json
 import re
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat.privacy import iban_valid, luhn_valid, redact, redact_counted
+from privacy.redaction import iban_valid, luhn_valid, redact, redact_counted
 
 CORPUS = Path(__file__).parent / "data" / "pii_corpus.jsonl"
 
@@ -137,7 +137,7 @@ def test_output_holds_no_card_number_and_no_email_address(text: str) -> None:
 def test_log_records_are_redacted_before_they_are_written():
     import logging
 
-    from chat.privacy import RedactingFilter
+    from privacy.redaction import RedactingFilter
 
     record = logging.LogRecord("chat", logging.INFO, __file__, 1, "customer %s wrote %r", ("pat@example.com", "card 4111 1111 1111 1111"), None)
     assert RedactingFilter().filter(record)

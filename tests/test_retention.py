@@ -7,9 +7,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from chat import conversations
-from chat.models import Conversation, Erasure, Intent, Message, TrainingExample, Visitor
+from chat.models import Conversation, Erasure, Message, Visitor
+from knowledge.models import Intent, TrainingExample
 from chat.retention import anonymize_expired, erase_visitor
-from retrieval.models import Ticket
+from knowledge.models import Ticket
 from training.models import TrainingRun
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +41,8 @@ def test_conversations_past_retention_are_redacted_in_place(site):
 def test_erasing_a_visitor_removes_conversations_examples_and_tickets(site):
     visitor, conversation, message = chat_with(site, "I'm Pat, my parcel is lost")
     intent = Intent.objects.create(name="lost_parcel", answer="We'll find it.")
-    TrainingExample.objects.create(text=message.text, intent=intent, message=message, origin="review")
-    ticket = Ticket.objects.create(question="parcel lost", resolution="resent", conversation=conversation,
+    TrainingExample.objects.create(text=message.text, intent=intent, message_id=message.pk, origin="review")
+    ticket = Ticket.objects.create(question="parcel lost", resolution="resent", conversation_id=conversation.pk,
                                    status=Ticket.Status.APPROVED)
     unrelated = Ticket.objects.create(question="other", resolution="ok", status=Ticket.Status.APPROVED)
 

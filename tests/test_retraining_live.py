@@ -143,7 +143,7 @@ def test_labelled_examples_retrain_on_the_worker_and_hot_swap_into_open_sessions
 
     # A poisoned training set (labels shuffled) is rejected and the good model keeps answering.
     stack.shell(
-        "import random; from chat.models import TrainingExample as T\n"
+        "import random; from knowledge.models import TrainingExample as T\n"
         "rows = list(T.objects.exclude(intent=None)); labels = [r.intent_id for r in rows]\n"
         "random.Random(7).shuffle(labels)\n"
         "for r, l in zip(rows, labels): r.intent_id = l\n"

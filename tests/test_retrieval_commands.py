@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from retrieval.models import Ticket
+from knowledge.models import Ticket
 
 ROWS = [
     ("my card has not arrived yet", "card_arrival"),

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from chat.registry import LoadedBundle
+from serving.registry import LoadedBundle
 from retrieval.calibration import CEILING, FLOOR, UNCALIBRATED
 from retrieval.encoder import DEFAULT_KIND
 from retrieval.index import TicketIndex
 from retrieval.ingest import LiveIndex, build_ticket_index, index_text, sync
-from retrieval.models import Ticket
-from retrieval.tickets import approve_ticket, approved_tickets, propose_ticket, reject_ticket
+from knowledge.models import Ticket
+from knowledge.tickets import approve_ticket, approved_tickets, propose_ticket, reject_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ QUESTIONS = [
 
 
 class FakeIntentModel:
-    """Stands in for chat.intents.IntentModel: a fixed random projection of letter counts."""
+    """Stands in for serving.intents.IntentModel: a fixed random projection of letter counts."""
 
     dim = 16
 
@@ -121,7 +121,7 @@ def test_indexed_text_is_redacted():
 
 
 def test_a_live_bundle_serves_a_ticket_approved_while_it_runs(tmp_path, tickets, monkeypatch, settings):
-    from chat import intents
+    from serving import intents
 
     settings.BUNDLE_POLL_SECONDS = 1
     monkeypatch.setattr(intents.IntentModel, "load", classmethod(lambda cls, directory: FakeIntentModel()))
@@ -136,7 +136,7 @@ def test_a_live_bundle_serves_a_ticket_approved_while_it_runs(tmp_path, tickets,
 
 
 def test_a_bundle_published_without_an_index_still_finds_new_approvals(tmp_path, monkeypatch, settings):
-    from chat import intents
+    from serving import intents
 
     monkeypatch.setattr(intents.IntentModel, "load", classmethod(lambda cls, directory: FakeIntentModel()))
     (tmp_path / "intent").mkdir()
@@ -165,7 +165,7 @@ def test_a_retrain_before_any_approval_writes_an_empty_index_that_fills_later(tm
 
 
 def test_a_build_stores_a_calibrated_threshold_that_the_bundle_reads(tmp_path, tickets, monkeypatch):
-    from chat import intents
+    from serving import intents
 
     monkeypatch.setattr(intents.IntentModel, "load", classmethod(lambda cls, directory: FakeIntentModel()))
     (tmp_path / "intent").mkdir()
@@ -191,7 +191,7 @@ def test_an_index_without_a_calibration_keeps_the_old_bar(tmp_path):
 
 
 def test_the_reply_policy_offers_a_ticket_above_the_bundles_own_bar(tickets):
-    from chat.registry import Hit, OneAtATime
+    from serving.registry import Hit, OneAtATime
     from chat.replies import _closest_tickets
 
     class Bundle(OneAtATime):

@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from chat import conversations, review
-from chat.models import Conversation, Intent, TrainingExample, Visitor
+from chat.models import Conversation, Visitor
+from knowledge.models import Intent, TrainingExample
 
 pytestmark = pytest.mark.django_db
 
@@ -58,11 +59,11 @@ def test_one_click_labels_through_the_admin_page(client, conversation):
     response = client.post(f"/admin/review/{asked.pk}/", {"action": "new", "name": "space shipping",
                                                            "answer": "We only ship on Earth."})
     assert response.status_code == 302
-    example = TrainingExample.objects.get(message=asked)
+    example = TrainingExample.objects.get(message_id=asked.pk)
     assert example.intent.name == "space_shipping" and example.intent.answer == "We only ship on Earth."
     other = exchange(conversation, "what is love", source="fallback", confidence=0.1)
     client.post(f"/admin/review/{other.pk}/", {"action": "oos"})
-    assert TrainingExample.objects.get(message=other).is_oos
+    assert TrainingExample.objects.get(message_id=other.pk).is_oos
 
 
 def test_the_review_queue_is_staff_only(client, conversation):
@@ -75,9 +76,9 @@ def test_the_review_queue_is_staff_only(client, conversation):
 
 
 @pytest.mark.parametrize("url", [
-    "/admin/chat/site/", "/admin/chat/conversation/", "/admin/chat/intent/", "/admin/chat/trainingexample/",
-    "/admin/chat/message/", "/admin/retrieval/ticket/", "/admin/training/modelversion/",
-    "/admin/training/trainingrun/", "/admin/chat/intent/import/",
+    "/admin/chat/site/", "/admin/chat/conversation/", "/admin/knowledge/intent/", "/admin/knowledge/trainingexample/",
+    "/admin/chat/message/", "/admin/knowledge/ticket/", "/admin/training/modelversion/",
+    "/admin/training/trainingrun/", "/admin/knowledge/intent/import/",
 ])
 def test_admin_pages_render(admin_client, site, url):
     assert admin_client.get(url).status_code == 200

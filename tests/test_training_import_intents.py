@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from chat.models import Intent, TrainingExample
+from knowledge.models import Intent, TrainingExample
 
 pytestmark = pytest.mark.django_db
 

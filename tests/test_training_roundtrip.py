@@ -21,6 +21,12 @@ OOS = ["what is the weather like", "tell me a joke", "who won the football game"
        "what is the capital of france", "how tall is mount everest", "recommend a movie", "translate hello"]
 
 
+def export_trained(trained, directory):
+    from training.export import export_trained as export  # TensorFlow loads only when a test needs it
+
+    return export(trained, directory)
+
+
 @pytest.fixture(scope="module")
 def trained():
     from training.model import fine_tune
@@ -32,10 +38,10 @@ def trained():
 
 @pytest.fixture(scope="module")
 def served(trained, tmp_path_factory):
-    from chat.intents import IntentModel
+    from serving.intents import IntentModel
 
     directory = tmp_path_factory.mktemp("bundle") / "intent"
-    info = trained.export(directory)
+    info = export_trained(trained, directory)
     assert info["tflite_bytes"] > 0.5 * info["n_params"]
     return IntentModel.load(directory)
 
@@ -82,7 +88,7 @@ def test_export_refuses_a_weightless_conversion(trained, tmp_path, monkeypatch):
 
     monkeypatch.setattr(export, "_convert", lambda *args, **kwargs: b"\0" * 26_000)
     with pytest.raises(export.ExportError):
-        trained.export(tmp_path / "intent")
+        export_trained(trained, tmp_path / "intent")
 
 
 # --- the held-out split and the threshold rules (no training) --------------------------------
@@ -155,7 +161,7 @@ def test_with_oos_examples_the_global_threshold_balances_accuracy_and_oos_recall
 
 
 def test_an_intent_with_enough_held_out_rows_gets_its_own_threshold():
-    from chat.intents import decide
+    from serving.intents import decide
     from training.model import choose_threshold
 
     probs, y, labels = _two_intents_and_oos()
@@ -167,10 +173,10 @@ def test_an_intent_with_enough_held_out_rows_gets_its_own_threshold():
 
 def test_a_batch_is_answered_as_each_text_alone(trained, tmp_path):
     """The batch graphs (short and long) give what the single-text graph gives, memo or not."""
-    from chat.intents import BATCH_SIZE, IntentModel
+    from serving.intents import BATCH_SIZE, IntentModel
 
     directory = tmp_path / "intent"
-    trained.export(directory)
+    export_trained(trained, directory)
     texts = [t for rows in DATA.values() for t in rows] + OOS
     texts += [" ".join(["my card"] * 12 + [str(i)]) for i in range(BATCH_SIZE)]  # longer than the short graph
     alone = IntentModel.load(directory)

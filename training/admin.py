@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from chat import registry
+from serving import registry
 from training.models import ModelVersion, TrainingRun
 
 
@@ -55,7 +55,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return [path("<int:pk>/confusion.png", self.admin_site.admin_view(self.confusion_png),
                      name="training_modelversion_confusion"), *super().get_urls()]
 
-    def confusion_png(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def confusion_png(self, request: HttpRequest, pk: int) -> FileResponse:
         version = get_object_or_404(ModelVersion, pk=pk)
         image = registry.confusion_matrix_path(version.version)
         if not image.exists():
@@ -134,7 +134,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
                 *super().get_urls()]
 
     def retrain_now(self, request: HttpRequest) -> HttpResponse:
-        from training.schedule import enqueue
+        from training.tasks import enqueue
 
         if request.method == "POST":
             with transaction.atomic():

@@ -7,7 +7,7 @@ import json
 import zlib
 from pathlib import Path
 
-from chat.intents import normalize
+from serving.intents import normalize
 
 # Share of each intent's training rows that fine-tuning holds out to fit the temperature, the
 # thresholds and the epoch; pretraining leaves the same rows out of the base (see calibration_split).

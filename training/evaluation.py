@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from chat.intents import IntentModel, decide
+from serving.intents import IntentModel, decide
+from training.export import export_trained
 from training.model import Progress, TrainedIntentModel, fine_tune
 
 OOS = "__oos__"  # how out-of-scope is spelled inside metrics (one more class)
@@ -89,7 +90,7 @@ def evaluate(
     """
     trained = fine_tune(train_texts, train_intents, base_dir, epochs=epochs, seed=seed, progress=progress)
     with tempfile.TemporaryDirectory() as tmp:
-        export_info = trained.export(Path(tmp) / "intent")
+        export_info = export_trained(trained, Path(tmp) / "intent")
         served = IntentModel.load(Path(tmp) / "intent")
         preds, latency, confidence, top1 = [], [], [], []
         for text in test_texts:

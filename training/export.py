@@ -1,4 +1,4 @@
-"""Export a trained Keras intent model to the quantized TFLite bundle that chat/intents.py serves."""
+"""Export a trained Keras intent model to the quantized TFLite bundle that serving/intents.py serves."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from chat.intents import (  # noqa: E402
+from training.model import TrainedIntentModel, build_model, predict_logits, softmax  # noqa: E402
+from serving.intents import (  # noqa: E402
     BATCH_SIZE,
     BATCH_TFLITE_PATTERN,
     FORMAT_VERSION,
@@ -60,7 +61,6 @@ def _convert(
     """
     import tensorflow as tf
 
-    from training.model import build_model
 
     n_classes = keras_model.get_layer("head").units
     wide = any(layer.name == "head_wide" for layer in keras_model.layers)
@@ -113,7 +113,6 @@ def export_intent_model(
     Raises ExportError if the converted model is suspiciously small, disagrees with Keras, or its
     batch graph disagrees with the single-text graph.
     """
-    from training.model import predict_logits, softmax
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -174,3 +173,12 @@ def export_intent_model(
         "n_check_texts": len(texts),
         "dim": served.dim,
     }
+
+
+def export_trained(trained: TrainedIntentModel, directory: Path) -> dict[str, Any]:
+    """Export a fine-tuned model with its labels, thresholds and temperature (see export_intent_model)."""
+    return export_intent_model(
+        trained.keras_model, trained.preprocessor, trained.labels,
+        {**trained.thresholds, "oos_index": trained.oos_index, "temperature": trained.temperature},
+        Path(directory),
+    )

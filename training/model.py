@@ -26,7 +26,7 @@ import keras  # noqa: E402  (after the log level, so TF stays quiet)
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from chat.intents import FORMAT_VERSION, OOV, Preprocessor, normalize  # noqa: E402
+from serving.intents import FORMAT_VERSION, OOV, Preprocessor, normalize  # noqa: E402
 from training.dataset import HOLDOUT_FRACTION, calibration_split  # noqa: E402
 
 BASE_CONFIG_FILE = "base.json"
@@ -252,7 +252,7 @@ def save_base(model: keras.Model, pre: Preprocessor, config: dict[str, Any], dir
         for layer in encoder_layers(model)
         for i, w in enumerate(layer.weights)
     }
-    np.savez_compressed(directory / BASE_WEIGHTS_FILE, **arrays)
+    np.savez_compressed(directory / BASE_WEIGHTS_FILE, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as allow_pickle
     info["weights_sha256"] = weights_fingerprint(arrays)
     meta = {"format_version": FORMAT_VERSION, "config": config, "preprocessor": pre.to_json(), "pretrain": info}
     (directory / BASE_CONFIG_FILE).write_text(json.dumps(meta, indent=1))
@@ -266,7 +266,7 @@ class Base:
 
     @classmethod
     def load(cls, directory: Path) -> Base:
-        from chat.intents import IncompatibleModel
+        from serving.intents import IncompatibleModel
 
         meta = json.loads((Path(directory) / BASE_CONFIG_FILE).read_text())
         if meta.get("format_version") != FORMAT_VERSION:
@@ -406,15 +406,6 @@ class TrainedIntentModel:
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Calibrated probabilities from Keras in batches (evaluation, not serving)."""
         return softmax(predict_logits(self.keras_model, self.preprocessor.encode_batch(texts)) / self.temperature)
-
-    def export(self, directory: Path) -> dict[str, Any]:
-        from training.export import export_intent_model
-
-        return export_intent_model(
-            self.keras_model, self.preprocessor, self.labels,
-            {**self.thresholds, "oos_index": self.oos_index, "temperature": self.temperature},
-            Path(directory),
-        )
 
 
 OOS_LABEL = "oos"

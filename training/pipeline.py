@@ -12,8 +12,6 @@ import json
 import logging
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +22,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import registry
-from chat.models import TrainingExample
-from chat.privacy import redact
+from serving import registry
+from knowledge.models import TrainingExample
+from privacy.redaction import redact
 from training.models import ModelVersion, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -83,7 +81,7 @@ def dataset() -> tuple[list[str], list[str | None]]:
     for example in rows.iterator():
         text = redact(example.text).strip()
         if text:
-            seen[text] = None if example.is_oos else example.intent.name
+            seen[text] = None if example.is_oos or example.intent is None else example.intent.name
     return list(seen), list(seen.values())
 
 
@@ -232,26 +230,18 @@ def _retrain_locked(run: TrainingRun) -> TrainingRun:
     reap_dead_runs()
     run.status, run.started, run.worker_pid = Status.RUNNING, timezone.now(), os.getpid()
     run.save(update_fields=["status", "started", "worker_pid"])
-    staging = Path(tempfile.mkdtemp(prefix="staging-", dir=_staging_root()))
     try:
-        result = _train_and_publish(run, staging)
+        with registry.draft() as draft:
+            return _train_and_publish(run, draft)
     except Exception as exc:
         log.exception("retraining run %s failed", run.pk)
         _finish(run, Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
         return run
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return result
 
 
-def _staging_root() -> Path:
-    root = registry.artifacts_dir() / "staging"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def _train_and_publish(run: TrainingRun, staging: Path) -> TrainingRun:
-    from chat.intents import IntentModel
+def _train_and_publish(run: TrainingRun, draft: registry.Draft) -> TrainingRun:
+    from serving.intents import IntentModel
+    from training.export import export_trained
     from training.model import fine_tune
 
     started = time.monotonic()
@@ -270,15 +260,15 @@ def _train_and_publish(run: TrainingRun, staging: Path) -> TrainingRun:
         progress=lambda message, fraction: _progress(run, message, 0.05 + 0.8 * fraction),
     )
     _progress(run, "exporting the serving model", 0.87)
-    export_info = trained.export(staging / "intent")
-    candidate_model = IntentModel.load(staging / "intent")
+    export_info = export_trained(trained, draft.intent_dir)
+    candidate_model = IntentModel.load(draft.intent_dir)
 
     _progress(run, "evaluating", 0.9)
     candidate = {
-        "heldout": score(candidate_model, held_x, held_y, report_dir=registry.report_dir(staging)),
+        "heldout": score(candidate_model, held_x, held_y, report_dir=draft.report_dir),
         "regression": score(candidate_model, reg_x, reg_y),
     }
-    active_bundle = _active_bundle()
+    active_bundle = registry.active_bundle()
     active = None
     if active_bundle is not None:
         active = {
@@ -304,7 +294,7 @@ def _train_and_publish(run: TrainingRun, staging: Path) -> TrainingRun:
         return run
 
     _progress(run, "indexing tickets", 0.95)
-    _build_index(candidate_model, staging / "index", texts, intents)
+    _build_index(candidate_model, draft.index_dir, texts, intents)
     version = timezone.now().strftime("%Y%m%d-%H%M%S") + f"-r{run.pk}"
     manifest = {
         "version": version,
@@ -315,24 +305,15 @@ def _train_and_publish(run: TrainingRun, staging: Path) -> TrainingRun:
         "run": run.pk,
     }
     with transaction.atomic():
-        registry.publish(staging, manifest)
+        registry.publish(draft, manifest, activate=False)
         model_version = ModelVersion.objects.create(
-            version=version, metrics=metrics, data_fingerprint=manifest["data_fingerprint"]
+            version=version, metrics=metrics, data_fingerprint=str(manifest["data_fingerprint"])
         )
+    # Serving switches only once the version's row exists for every reader.
+    registry.activate_version(version)
     extend_regression_set(held_x, held_y)
     _finish(run, Status.PUBLISHED, metrics=metrics, active_metrics=active or {}, version=model_version)
     return run
-
-
-def _active_bundle() -> Any:
-    version = registry.active_version()
-    if not version:
-        return None
-    try:
-        return registry.LoadedBundle(registry.bundles_dir() / version)
-    except Exception:
-        log.exception("the active bundle %s does not load; gating against nothing", version)
-        return None
 
 
 def _build_index(encoder: Any, directory: Path, texts: list[str], intents: list[str | None]) -> None:

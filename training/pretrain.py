@@ -32,7 +32,7 @@ def pretrain(
     index = {c: k for k, c in enumerate(classes)}
     y = np.array([index[i if i is not None else OOS_LABEL] for i in intents], np.int64)
 
-    from chat.intents import Preprocessor
+    from serving.intents import Preprocessor
 
     pre = Preprocessor(build_vocab(texts))
     x = pre.encode_batch(texts)

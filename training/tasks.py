@@ -1,6 +1,16 @@
 """Celery tasks: each is one line calling a plain function that a command also calls."""
 
 from celery import shared_task
+from django.db import transaction
+
+from training.models import TrainingRun
+
+
+def enqueue(trigger: str) -> TrainingRun:
+    """Create a queued run and hand it to the worker once the row is committed."""
+    run = TrainingRun.objects.create(trigger=trigger)
+    transaction.on_commit(lambda: retrain.delay(run.pk))
+    return run
 
 
 @shared_task(acks_late=False)
@@ -14,9 +24,10 @@ def retrain(run_id: int) -> str:
 
 @shared_task
 def retrain_if_enough_new_data() -> int | None:
-    from training.schedule import retrain_if_enough_new_data as check
+    from training.schedule import retrain_due
 
-    return check()
+    with transaction.atomic():
+        return enqueue("schedule").pk if retrain_due() else None
 
 
 @shared_task

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from chat import registry
+from serving import registry
 from training.models import ModelVersion
 
 

@@ -15,8 +15,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from chat.models import Intent, Site
-from retrieval.models import Ticket
+from chat.models import Site
+from knowledge.models import Intent, Ticket
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_SITE = {

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from chat.privacy import redact_counted
+from privacy.redaction import redact_counted
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from chat import registry
+from serving import registry
 
 
 class Command(BaseCommand):

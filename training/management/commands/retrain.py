@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from chat import registry
+from serving import registry
 from training.models import TrainingRun
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         if run_async:
             from django.db import transaction
 
-            from training.schedule import enqueue
+            from training.tasks import enqueue
 
             with transaction.atomic():
                 run = enqueue("command")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Max
 
-from chat.models import Intent
+from knowledge.models import Intent
 
 CHECK_SECONDS = 2.0
 
@@ -31,7 +31,7 @@ class Catalog:
     def __init__(self) -> None:
         self._by_name: dict[str, Answer] = {}
         self._by_description: dict[str, Answer] = {}
-        self._stamp: tuple | None = None
+        self._stamp: tuple[object, ...] | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
 

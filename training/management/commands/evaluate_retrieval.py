@@ -25,11 +25,12 @@ def _fine_tuned_intent_encoder(texts: list[str], intents: list[str], workspace: 
     Imported here, not at module level: only this evaluation needs TensorFlow, and
     retrieval's modules import neither chat nor training (STYLE.md §5).
     """
-    from chat.intents import IntentModel
+    from serving.intents import IntentModel
+    from training.export import export_trained
     from training.model import fine_tune
 
     trained = fine_tune(texts, list(intents), settings.BASE_MODEL_DIR)
-    trained.export(workspace / "intent")
+    export_trained(trained, workspace / "intent")
     return IntentModel.load(workspace / "intent")
 
 

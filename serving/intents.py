@@ -15,7 +15,7 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -244,7 +244,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise IncompatibleModel(
             f"{path.name} has format {data.get('format_version')!r}, this code reads {FORMAT_VERSION}"
         )
-    return data
+    return cast(dict[str, Any], data)
 
 
 class IntentModel:

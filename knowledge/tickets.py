@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from django.db import transaction
 from django.utils import timezone
 
-from retrieval.models import Ticket
+from knowledge.models import Ticket
 
 
 class ScoredTicketId(Protocol):
@@ -23,10 +23,10 @@ class ScoredTicketId(Protocol):
     score: float
 
 
-def propose_ticket(conversation: Any, question: str, resolution: str, intent: str = "") -> Ticket:
+def propose_ticket(conversation_id: int, question: str, resolution: str, intent: str = "") -> Ticket:
     """A conversation closed by an agent with a resolution becomes a proposal awaiting approval."""
     return Ticket.objects.create(
-        conversation=conversation,
+        conversation_id=conversation_id,
         question=question.strip(),
         resolution=resolution.strip(),
         intent=intent,

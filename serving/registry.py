@@ -3,11 +3,13 @@
 A bundle is one directory `<ARTIFACTS_DIR>/bundles/<version>/` holding
 
     manifest.json   version, format, data fingerprint, metrics, library versions
-    intent/         the intent model (chat.intents.IntentModel.load)
+    intent/         the intent model (serving.intents.IntentModel.load)
     index/          the ticket index and its encoder (retrieval.ingest.LiveIndex.load), optional
     report/         the held-out evaluation: per-intent metrics, confusion_matrix.png
 
-and `<ARTIFACTS_DIR>/ACTIVE` names the active version. Training calls `publish()`;
+and `<ARTIFACTS_DIR>/ACTIVE` names the active version. Training writes a bundle into a `draft()`
+(whose parts are named here, not in training) and calls `publish()`, then `activate_version()`
+once its database rows are committed;
 serving calls `current()`, which notices a new ACTIVE within BUNDLE_POLL_SECONDS, builds
 the new bundle fully, then swaps one reference. A bundle that fails to load is never
 switched to: the old one stays live.
@@ -18,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +32,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from chat.intents import IntentModel, Prediction  # the light runtime, never TensorFlow
+from serving.intents import IntentModel, Prediction  # the light runtime, never TensorFlow
 
 log = logging.getLogger(__name__)
 
@@ -154,19 +158,55 @@ def list_versions() -> list[str]:
     return sorted(p.name for p in bundles_dir().iterdir() if (p / "manifest.json").exists())
 
 
+class Draft:
+    """A bundle being written by training: the registry names its parts."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.intent_dir = directory / "intent"
+        self.index_dir = directory / "index"
+        self.report_dir = report_dir(directory)
+
+
+@contextmanager
+def draft() -> Iterator[Draft]:
+    """A fresh staging directory under ARTIFACTS_DIR (same file system, so publishing is a rename)."""
+    root = artifacts_dir() / "staging"
+    root.mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix="staging-", dir=root))
+    try:
+        yield Draft(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def active_bundle() -> LoadedBundle | None:
+    """The active bundle freshly loaded from disk (for training's gate), or None."""
+    version = active_version()
+    if not version:
+        return None
+    try:
+        return LoadedBundle(bundles_dir() / version)
+    except Exception:
+        log.exception("the active bundle %s does not load", version)
+        return None
+
+
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
 
 
-def publish(staging: Path, manifest: dict[str, Any], *, activate: bool = True) -> str:
-    """Move a fully written staging directory into place as a new version.
+def publish(bundle: Draft | Path, manifest: dict[str, Any], *, activate: bool = True) -> str:
+    """Move a fully written draft into place as a new version.
 
-    Steps: write the manifest into staging, load it once to prove it serves (a bundle that
-    cannot load is never published), rename it to bundles/<version>, then point ACTIVE at it.
+    Steps: write the manifest into the draft, load it once to prove it serves (a bundle that
+    cannot load is never published), rename it to bundles/<version>, then (unless the caller
+    activates after its own transaction commits) point ACTIVE at it.
     """
-    version = manifest["version"]
+    staging = bundle.directory if isinstance(bundle, Draft) else bundle
+    version = str(manifest["version"])
     manifest = {**manifest, "format": BUNDLE_FORMAT}
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     LoadedBundle(staging)
@@ -194,14 +234,14 @@ class _Registry:
     """Holds the live bundle of this process; lazy, cached, swappable in tests."""
 
     def __init__(self) -> None:
-        self._bundle: Any = EmptyBundle()
+        self._bundle: Bundle = EmptyBundle()
         self._loaded_version: str | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
-        self._override: Any = None
+        self._override: Bundle | None = None
         self._failed: dict[str, float] = {}
 
-    def current(self) -> Any:
+    def current(self) -> Bundle:
         if self._override is not None:
             return self._override
         now = time.monotonic()
@@ -231,7 +271,7 @@ class _Registry:
             log.info("now serving bundle %s", version)
 
     @contextmanager
-    def override(self, bundle: Any) -> Iterator[Any]:
+    def override(self, bundle: Any) -> Iterator[Any]:  # Any: tests pass partial fakes
         """Test hook: serve `bundle` inside the block."""
         previous, self._override = self._override, bundle
         try:

@@ -3,18 +3,19 @@
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandParser, CommandError
 from django.db import transaction
 from django.utils.text import slugify
 
-from chat.models import Intent, TrainingExample
+from knowledge.models import Intent, TrainingExample
 
 
 class Command(BaseCommand):
     help = "Import labelled examples from a CSV (rows labelled --oos-label are out-of-scope) and answers."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument("--text-column", default="text")
         parser.add_argument("--intent-column", default="intent")
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--answers", type=Path, default=None, help="CSV with columns intent,answer.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         rows = self._read(options["file"], options["text_column"], options["intent_column"])
         answers = self._read(options["answers"], "intent", "answer") if options["answers"] else []
         with transaction.atomic():
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
 
-def import_examples(rows: list[tuple[str, str]], answers: list[tuple[str, str]], *, oos_label: str) -> dict:
+def import_examples(rows: list[tuple[str, str]], answers: list[tuple[str, str]], *, oos_label: str) -> dict[str, int]:
     """Create missing intents and examples; an example already stored with the same label is skipped."""
     intents = {i.name: i for i in Intent.objects.all()}
     created_intents = 0
@@ -61,7 +62,7 @@ def import_examples(rows: list[tuple[str, str]], answers: list[tuple[str, str]],
             created_intents += made
         return intents[name]
 
-    existing = set(TrainingExample.objects.values_list("text", "intent_id", "is_oos"))
+    existing: set[tuple[str, int | None, bool]] = set(TrainingExample.objects.values_list("text", "intent_id", "is_oos"))
     new, skipped = [], 0
     for text, label in rows:
         if not text or not label:

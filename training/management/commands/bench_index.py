@@ -21,15 +21,16 @@ def _intent_model(directory: Path, data_dir: Path) -> Any:
     BANKING77's train split. Imported here: retrieval modules import neither chat nor
     training (STYLE.md §5), and only this benchmark needs them.
     """
-    from chat.intents import IntentModel
+    from serving.intents import IntentModel
 
     if not (directory / "labels.json").exists():
+        from training.export import export_trained
         from training.model import fine_tune
 
         with open(data_dir / "banking77" / "train.csv", newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         trained = fine_tune([r["text"] for r in rows], [r["category"] for r in rows], settings.BASE_MODEL_DIR)
-        trained.export(directory)
+        export_trained(trained, directory)
     return IntentModel.load(directory)
 
 

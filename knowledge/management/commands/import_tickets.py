@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from retrieval.tickets import import_tickets_csv
+        from knowledge.tickets import import_tickets_csv
 
         try:
             result = import_tickets_csv(
