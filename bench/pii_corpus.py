@@ -312,12 +312,79 @@ def negatives(rng: random.Random, per_kind: int) -> list[dict[str, Any]]:
             for label, make in NEGATIVES.items() for _ in range(per_kind)]  # fmt: skip
 
 
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def card_variant(rng: random.Random) -> tuple[str, str]:
+    """A card number typed the ways issue 14 found missed: dots, no-break or double spaces,
+    mixed separators, full-width digits."""
+    digits = card_number(rng, rng.choice(["visa", "mastercard", "discover", "jcb", "maestro"]))
+    groups = [digits[i : i + 4] for i in range(0, len(digits), 4)]
+    style = rng.choice(["dots", "nbsp", "double-space", "mixed", "full-width", "full-width-grouped", "narrow-nbsp"])
+    if style == "dots":
+        value = ".".join(groups)
+    elif style in ("nbsp", "narrow-nbsp"):
+        value = ("\u00a0" if style == "nbsp" else "\u202f").join(groups)
+    elif style == "double-space":
+        value = "  ".join(groups)
+    elif style == "mixed":
+        value = groups[0] + "".join(rng.choice([" ", "-", "."]) + g for g in groups[1:])
+    elif style == "full-width":
+        value = digits.translate(FULL_WIDTH)
+    else:
+        value = " ".join(groups).translate(FULL_WIDTH)
+    return value, style
+
+
+def hardened(rng: random.Random, per_kind: int) -> list[dict[str, Any]]:
+    """The forms issue 14 found the redactor missing, and sentences near them that must stay."""
+    rows: list[dict[str, Any]] = []
+
+    def add(kind: str | None, text: str, value: str | None, fmt: str) -> None:
+        rows.append({"text": text, "kind": kind, "value": value, "format": fmt, "keep": []})
+
+    for _ in range(per_kind):
+        value, style = card_variant(rng)
+        add("CARD", rng.choice(TEMPLATES["CARD"]).format(value), value, f"card-{style}")
+        cvv = d(rng, rng.choice([3, 3, 4]))
+        template = rng.choice(["cvv {}", "CVV: {}", "the cvc is {}", "security code {}", "CVV2 {}.",
+                               "card verification code: {}", "3 digit code is {}"])  # fmt: skip
+        add("CVV", f"card ending {rng.randint(1000, 9999)} exp 0{rng.randint(1, 9)}/2{rng.randint(6, 9)} "
+            + template.format(cvv), cvv, "cvv")  # fmt: skip
+        code = iban(rng, rng.choice(list(IBAN_LAYOUTS)))
+        style = rng.choice(["dashes", "double-space", "dots"])
+        sep = {"dashes": "-", "double-space": "  ", "dots": "."}[style]
+        value = sep.join(code[i : i + 4] for i in range(0, len(code), 4))
+        add("IBAN", rng.choice(TEMPLATES["IBAN"]).format(value), value, f"iban-{style}")
+        value = rng.choice([d(rng, 8), f"{d(rng, 2)}-{d(rng, 4)}-{d(rng, 7)}-{d(rng, 2)}", d(rng, 10), "0" + d(rng, 8)])
+        template = rng.choice(["my account number is {}", "bank account number: {}", "acct no. {}",
+                               "routing number {}", "Account # {}", "a/c {} please"])  # fmt: skip
+        add("ACCOUNT", template.format(value), value, "account-keyword")
+        area = rng.choice([a for a in range(1, 900) if a != 666])
+        value = f"{area:03d} {rng.randint(1, 99):02d} {rng.randint(1, 9999):04d}"
+        add("SSN", rng.choice(TEMPLATES["SSN"]).format(value), value, "us-spaced")
+        secret = rng.choice(["hunter", "dragon", "Summer", "letmein", "qwerty", "Passw0rd", "monkey"]) + d(rng, rng.randint(0, 4))
+        template = rng.choice(["my password is {}", "password: {}", "pwd={}", "My new password is {}, can you check it?",
+                               "the verification code is {}", "pin is " + d(rng, 4) + " and passcode: {}"])  # fmt: skip
+        add("SECRET", template.format(secret), secret, "secret-words")
+    words = ["my password is not working", "I forgot my password again", "password reset link is broken",
+             "my pin is bent", "the discount code is SAVE10", "which account is this for?",
+             "account ending 4242 was charged", "is the cvv the 3 digits on the back?",
+             "my password is wrong apparently", "order 12345678, account ending 1234"]  # fmt: skip
+    for i in range(per_kind):
+        add(None, words[i % len(words)], None, "secret-words")
+    return rows
+
+
 def build(seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     counts = {"EMAIL": 500, "PHONE": 800, "CARD": 500, "IBAN": 400, "SSN": 100, "IP": 100}
     rows = positives(rng, counts) + negatives(rng, per_kind=100)
     rng.shuffle(rows)
-    return rows
+    # Appended with their own generator, so the rows above stay as they were measured.
+    extra = hardened(random.Random(seed + 1), per_kind=60)
+    random.Random(seed + 2).shuffle(extra)
+    return rows + extra
 
 
 def main() -> None:

@@ -1,17 +1,28 @@
-"""Redaction of personal data from chat text before it is stored.
+"""Redaction of personal data from chat text.
 
-`redact()` runs on every stored message, so it is pure Python with regexes compiled once,
-and it returns at once for text that holds no digit and no "@". The rules, their order and
-their measured recall and false positives are in docs/privacy.md.
+Two levels. Payment and secret data (cards, CVV codes, IBANs, bank account numbers, SSNs,
+passwords typed in words) must never be stored: `redact(text, contacts=False)` replaces them
+and keeps emails, phone numbers and IP addresses readable for the agent; every stored message
+goes through it (chat/conversations.py). `redact(text)` replaces everything, for retention,
+logs, training data and sites that redact contacts at storage too.
+
+It runs on every stored message, so it is pure Python with regexes compiled once, and it
+returns at once for text that holds no digit, no "@" and no secret keyword. Checksums come
+from python-stdnum (Luhn, IBAN mod-97 and country formats, SSN ranges). The rules, their
+order and their measured recall and false positives are in docs/privacy.md.
 """
 
 from __future__ import annotations
 
 import logging
-
 import re
 from collections import Counter
 from collections.abc import Callable
+
+from stdnum import iban as stdnum_iban
+from stdnum import luhn as stdnum_luhn
+from stdnum.exceptions import ValidationError
+from stdnum.us import ssn as stdnum_ssn
 
 # Official IBAN lengths (SWIFT IBAN registry). A candidate must have exactly its country's
 # length and pass mod-97, so a random code-like string is almost never taken for an IBAN.
@@ -27,9 +38,23 @@ IBAN_LENGTHS: dict[str, int] = {
     "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip
 
-KINDS = ("EMAIL", "IBAN", "PHONE", "CARD", "SSN", "IP")
+KINDS = ("EMAIL", "IBAN", "PHONE", "CARD", "CVV", "ACCOUNT", "SSN", "SECRET", "IP")
+# Readable to agents until retention ends (unless the site redacts them at storage too).
+CONTACT_KINDS = frozenset({"EMAIL", "PHONE", "IP"})
 
-_MAY_HOLD_PII = re.compile(r"[0-9@]")
+# Detection reads digits and spaces in their plain ASCII form: full-width digits, no-break and
+# thin spaces and Unicode dashes map one character to one character, so offsets are unchanged.
+_PLAIN = str.maketrans(
+    {
+        **{0xFF10 + i: str(i) for i in range(10)},
+        **dict.fromkeys([0x00A0, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007,
+                         0x2008, 0x2009, 0x200A, 0x202F, 0x205F, 0x3000], " "),
+        **dict.fromkeys([0x2010, 0x2011, 0x2012, 0x2212, 0xFE63, 0xFF0D], "-"),
+        0xFF0E: ".", 0xFF20: "@", 0xFF0F: "/",
+    }
+)  # fmt: skip
+
+_MAY_HOLD_PII = re.compile(r"[0-9@]|pass|pwd|\bpw\b|\bpin\b|code|cvv|cvc|\bcid\b|otp|secret", re.IGNORECASE)
 
 # Local part and domain are deliberately liberal: a false "[EMAIL]" costs little, a leaked
 # address costs a lot. The lookbehind makes the regex start only at token starts (linear time).
@@ -52,21 +77,60 @@ _INTL_PHONE = re.compile(
     re.VERBOSE,
 )
 
-# Contiguous runs (any Luhn-valid run of 13-19 digits is a card, whatever its context), or
-# groups that start with 4 digits and share one separator. The separated form must not sit
-# inside a longer grouped number (tracking codes), hence the look-arounds.
-_CARD = re.compile(
+# Runs of digit groups joined by one separator each: one or two spaces, a dot or a dash.
+# Separators may differ within a run ("4111 1111-1111.1111"). A spaced dash (" - ") ends
+# a run: it joins a card to a date or an amount more often than it splits a card.
+_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]+(?:(?: {1,2}|[.-])[0-9]+)*(?![0-9])")
+_GROUP = re.compile(r"[0-9]+")
+
+# 123-45-6789 or 123 45 6789 (one separator), or nine digits after the words (_SSN_KEYWORD);
+# stdnum knows which numbers are never issued (area 000, 666, 900-999, group 00, ...).
+_SSN = re.compile(r"(?<![\w-])(?<![0-9][ .])[0-9]{3}(?P<sep>[ -])[0-9]{2}(?P=sep)[0-9]{4}(?![\w-])(?![ .][0-9])")
+_SSN_KEYWORD = re.compile(r"(?i)\b(?P<kw>ssn|social security(?: number| no\.?)?)(?P<mid>\W{0,3}(?:is\W{1,3})?)(?P<num>[0-9]{9})(?![0-9])")
+
+# A CVV/CVC typed after its name: "cvv 123", "security code: 1234", "CVC2 is 123".
+_CVV = re.compile(
     r"""
-    (?<![0-9])[0-9]{13,19}(?![0-9])
-    | (?<![0-9])(?<![0-9][ -])
-      [0-9]{4}(?P<sep>[ -])[0-9]{4,6}(?:(?P=sep)[0-9]{1,6}){1,3}
-      (?![0-9])(?![ -][0-9])
+    \b(?P<kw>cvv2?|cvc2?|cvn|cid|csc|cav2|security\ code|card\ verification(?:\ (?:code|value|number))?
+        |(?:3|three|4|four)[ -]digit(?:s|\ code|\ number)?)
+    (?P<mid>\W{0,3}(?:(?:is|was|number|code|no)\b\W{0,3}){0,2})
+    (?P<num>[0-9]{3,4})(?![0-9])
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.IGNORECASE,
 )
 
-# Area 000, 666 and 900-999, group 00 and serial 0000 are never issued.
-_SSN = re.compile(r"(?<![\w-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![\w-])")
+# A bank account or routing number after its name: "account number 12345678",
+# "acct no. 12-3456-7890123-00", "routing number 021000021". Six digits at least, so
+# "account ending 1234" (the last four, which may be shown) stays.
+_ACCOUNT = re.compile(
+    r"""
+    \b(?P<kw>(?:bank\ |checking\ |savings\ )?account(?:\ (?:number|no\.?|num|\#))?|acct\.?(?:\ (?:number|no\.?|\#))?
+        |a/c(?:\ (?:number|no\.?))?|routing(?:\ (?:number|no\.?))?|aba(?:\ (?:number|no\.?))?|bsb)
+    (?P<mid>\ ?(?:is|was|[:=\#])?\ ?(?:is\ )?)
+    (?P<num>[0-9](?:[0-9]|[ -](?=[0-9])){5,33})(?![0-9])
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+# A secret typed in words: "my password is hunter2", "password: hunter2", "pin = 1234",
+# "the verification code is 483920". Only the next word is replaced, and common words after
+# "is" are not secrets ("my password is not working").
+_SECRET = re.compile(
+    r"""
+    \b(?P<kw>pass(?:word|wd|phrase|code)s?|pwd|pw|pin(?:\ ?(?:code|number|no\.?))?|otp|one[ -]time\ (?:pass)?code
+        |(?:verification|security|confirmation|2fa|mfa|sms|login|auth(?:entication)?)\ code|security\ answer|secret)
+    (?P<mid>\ ?[:=]\ ?|\ (?:is|was)(?:\ ?:)?\ |\ (?:is|was)\ (?:now|still)\ )
+    (?P<secret>[^\s]+)
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_NOT_SECRETS = frozenset(
+    """not wrong incorrect invalid correct right too the a an my your his her our their it this that same still now
+    also expired locked blocked reset being working required needed missing empty forgotten lost changed different weak
+    strong short long case accepted rejected valid ok okay fine there here what which one something nothing sent set
+    saved stored on in at for of to and or but no yes please never always very really just already broken asking shown
+    visible hidden supposed probably definitely received coming going gone fixed""".split()
+)
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IP = re.compile(rf"(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w])(?!\.[0-9])")
@@ -115,61 +179,108 @@ _KEYWORD_PHONE = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 
-_Found = Counter[str]
-_Rule = Callable[[str, _Found], str]
+# A kept value (an email or phone number when contacts stay readable) is parked as one
+# private-use character while the later rules run, so they neither read its digits nor
+# take it for something else; it is put back at the end.
+_PARKED = re.compile("[\U000f0000-\U000ffffd]")
+
+
+class _Pass:
+    """What one redaction replaces (`found`) and what it keeps readable (`parked`)."""
+
+    def __init__(self, keep: frozenset[str]) -> None:
+        self.keep = keep
+        self.found: Counter[str] = Counter()
+        self.parked: list[str] = []
+
+    def swap(self, kind: str, original: str) -> str:
+        if kind in self.keep:
+            if kind == "EMAIL":
+                original = _redact_cards(original, self)  # "4111111111111111@x.io" keeps no card
+            self.parked.append(original)
+            return chr(0xF0000 + len(self.parked) - 1)
+        self.found[kind] += 1
+        return f"[{kind}]"
+
+    def unpark(self, text: str) -> str:
+        if not self.parked:
+            return text
+        # A parked value may hold another one (a phone parked inside an email's text).
+        while _PARKED.search(text):
+            text = _PARKED.sub(lambda m: self.parked[ord(m.group(0)) - 0xF0000], text)
+        return text
+
+
+_Rule = Callable[[str, _Pass], str]
 
 
 def luhn_valid(digits: str) -> bool:
     """True when a string of ASCII digits passes the Luhn checksum."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    return digits.isascii() and digits.isdigit() and stdnum_luhn.is_valid(digits)
 
 
 def iban_valid(iban: str) -> bool:
-    """True when a compact upper-case IBAN has its country's length and passes mod-97."""
+    """True when a compact upper-case IBAN has its country's length, format and mod-97 check."""
     if IBAN_LENGTHS.get(iban[:2]) != len(iban) or not iban.isascii() or not iban.isalnum():
         return False
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+    try:
+        # No country-specific bank checks: a real IBAN a bank registry does not know yet
+        # must still be caught; the country's length, BBAN format and mod-97 are checked.
+        stdnum_iban.validate(iban, check_country=False)
+    except ValidationError:
+        return False
+    return True
 
 
 def _sub(pattern: re.Pattern[str], kind: str, accept: Callable[[re.Match[str]], bool]) -> _Rule:
     """A rule that replaces each match that `accept` approves with `[kind]`."""
-    placeholder = f"[{kind}]"
 
-    def rule(text: str, found: _Found) -> str:
+    def rule(text: str, run: _Pass) -> str:
         def replace(m: re.Match[str]) -> str:
-            if accept(m):
-                found[kind] += 1
-                return placeholder
-            return m.group(0)
+            return run.swap(kind, m.group(0)) if accept(m) else m.group(0)
 
         return pattern.sub(replace, text)
 
     return rule
 
 
-def _redact_emails(text: str, found: _Found) -> str:
+def _after_keyword(pattern: re.Pattern[str], kind: str, accept: Callable[[str], bool]) -> _Rule:
+    """A rule that replaces only the `num` group of each match: the keyword before it stays."""
+
+    def rule(text: str, run: _Pass) -> str:
+        def replace(m: re.Match[str]) -> str:
+            value = m.group("num")
+            if not accept(value):
+                return m.group(0)
+            start, end = m.start("num") - m.start(), m.end("num") - m.start()
+            whole = m.group(0)
+            return whole[:start] + run.swap(kind, value) + whole[end:]
+
+        return pattern.sub(replace, text)
+
+    return rule
+
+
+def _redact_emails(text: str, run: _Pass) -> str:
     if "@" not in text:
         return text
-    return _sub(_EMAIL, "EMAIL", lambda m: True)(text, found)
+    return _sub(_EMAIL, "EMAIL", lambda m: True)(text, run)
+
+
+# Between an IBAN's characters: up to two spaces, or a dash or a dot.
+_IBAN_GAP = re.compile(r" {1,2}|[.-]")
 
 
 def _iban_end(text: str, m: re.Match[str]) -> int | None:
-    """End offset of a valid IBAN starting at `m`, allowing single spaces between characters."""
+    """End offset of a valid IBAN starting at `m`, or None."""
     length = IBAN_LENGTHS.get(m.group(1).upper())
     if length is None:
         return None
     chars = [m.group(1).upper(), m.group(2)]
     pos, need, n = m.end(), length - 4, len(text)
     while need:
-        if pos < n and text[pos] == " ":
-            pos += 1
+        if gap := _IBAN_GAP.match(text, pos):
+            pos = gap.end()
         if pos >= n or not (text[pos].isascii() and text[pos].isalnum()):
             return None
         chars.append(text[pos].upper())
@@ -180,7 +291,7 @@ def _iban_end(text: str, m: re.Match[str]) -> int | None:
     return pos if iban_valid("".join(chars)) else None
 
 
-def _redact_ibans(text: str, found: _Found) -> str:
+def _redact_ibans(text: str, run: _Pass) -> str:
     out: list[str] = []
     kept_from = search_from = 0
     while m := _IBAN_START.search(text, search_from):
@@ -188,8 +299,7 @@ def _redact_ibans(text: str, found: _Found) -> str:
         if end is None:
             search_from = m.start() + 1
             continue
-        out += (text[kept_from : m.start()], "[IBAN]")
-        found["IBAN"] += 1
+        out += (text[kept_from : m.start()], run.swap("IBAN", text[m.start() : end]))
         kept_from = search_from = end
     out.append(text[kept_from:])
     return "".join(out)
@@ -198,7 +308,7 @@ def _redact_ibans(text: str, found: _Found) -> str:
 _GROUP_SPLIT = re.compile(r"[0-9]+|\([0-9]+\)")
 
 
-def _redact_intl_phones(text: str, found: _Found) -> str:
+def _redact_intl_phones(text: str, run: _Pass) -> str:
     """Numbers after "+" or "00" with 8-15 digits (E.164); extra trailing groups stay text."""
 
     def replace(m: re.Match[str]) -> str:
@@ -212,20 +322,48 @@ def _redact_intl_phones(text: str, found: _Found) -> str:
             sizes.pop()
         if not minimum <= sum(sizes) <= 15:
             return m.group(0)
-        found["PHONE"] += 1
-        return "[PHONE]" + body[groups[-1].end() :]
+        end = len(m.group("prefix")) + groups[-1].end()
+        return run.swap("PHONE", m.group(0)[:end]) + body[groups[-1].end() :]
 
     return _INTL_PHONE.sub(replace, text)
 
 
-def _card_accept(m: re.Match[str]) -> bool:
-    """Luhn-valid 13-19 digits; a trailing 3-digit group may be a typed CVV ("... 1111 123")."""
-    groups = re.findall(r"[0-9]+", m.group(0))
-    digits = "".join(groups)
-    if 13 <= len(digits) <= 19 and luhn_valid(digits):
-        return True
-    number = digits[: -len(groups[-1])]
-    return len(groups) > 3 and len(groups[-1]) == 3 and 13 <= len(number) and luhn_valid(number)
+def _card_groups(groups: list[str]) -> int | None:
+    """How many groups of a digit run, from its start, are a card number (with its CVV), or None.
+
+    Steps:
+    1. One group alone: a Luhn-valid run of 13-19 digits.
+    2. Grouped forms start with 4 digits (every network prints them so) and are the whole run,
+       or the whole run but a last group of 1-4 digits: a CVV ("... 1111 123", which goes
+       with the card) or the month of an expiry date ("... 1111 12/27", which stays).
+    """
+    sizes = [len(g) for g in groups]
+    if len(groups) == 1:
+        return 1 if 13 <= sizes[0] <= 19 and luhn_valid(groups[0]) else None
+    if sizes[0] != 4:
+        return None
+    for count in (len(groups), len(groups) - 1):
+        digits = "".join(groups[:count])
+        if count >= 2 and 13 <= len(digits) <= 19 and luhn_valid(digits):
+            return len(groups) if count < len(groups) and sizes[-1] >= 3 else count
+    return None
+
+
+def _redact_cards(text: str, run: _Pass) -> str:
+    def replace(m: re.Match[str]) -> str:
+        whole = m.group(0)
+        groups = list(_GROUP.finditer(whole))
+        if len(groups) > 1 and (count := _card_groups([g.group(0) for g in groups])):
+            end = groups[count - 1].end()
+            return run.swap("CARD", whole[:end]) + whole[end:]
+        # A contiguous run is a card wherever it sits, also inside a longer grouped number.
+        return _GROUP.sub(lambda g: run.swap("CARD", g.group(0)) if _card_groups([g.group(0)]) else g.group(0), whole)
+
+    return _DIGIT_RUN.sub(replace, text)
+
+
+def _ssn_accept(m: re.Match[str]) -> bool:
+    return stdnum_ssn.is_valid(m.group(0).replace(" ", "").replace("-", ""))
 
 
 def _ip_accept(m: re.Match[str]) -> bool:
@@ -243,24 +381,49 @@ def _trunk_accept(m: re.Match[str]) -> bool:
     return 10 <= digits <= 12 and all(len(g) >= 2 for g in groups)
 
 
-def _redact_keyword_phones(text: str, found: _Found) -> str:
+_TRAILING_PUNCTUATION = ".,;:!?)\"'”’"
+
+
+def _redact_secrets(text: str, run: _Pass) -> str:
     def replace(m: re.Match[str]) -> str:
-        found["PHONE"] += 1
-        return m.group("kw") + "[PHONE]"
+        word = m.group("secret")
+        core = word.rstrip(_TRAILING_PUNCTUATION)
+        plain = core.strip("\"'“”‘’(").lower()
+        if not plain or plain.startswith("[") or _PARKED.match(plain) or plain in _NOT_SECRETS:
+            return m.group(0)
+        if m.group("kw").lower().startswith("pin") and not any(ch.isdigit() for ch in core):
+            return m.group(0)  # "pin is bent": a PIN is digits
+        return m.group("kw") + m.group("mid") + run.swap("SECRET", core) + word[len(core) :]
+
+    return _SECRET.sub(replace, text)
+
+
+def _redact_keyword_phones(text: str, run: _Pass) -> str:
+    def replace(m: re.Match[str]) -> str:
+        return m.group("kw") + run.swap("PHONE", m.group("num"))
 
     return _KEYWORD_PHONE.sub(replace, text)
 
 
+def _six_digits_or_more(value: str) -> bool:
+    return sum(ch.isdigit() for ch in value) >= 6
+
+
 # Order matters: emails first (their local part may hold digits), IBANs before anything that
 # reads digit runs, "+"/"00" numbers before cards (a prefixed number is a phone, and the
-# rule refuses more than 15 digits, so it never swallows a card), cards before the national
-# phone shapes, SSN and IP before phones that could read their digits.
+# rule refuses more than 15 digits, so it never swallows a card), cards before the keyword
+# rules (a card after "account number" is a card) and before the national phone shapes,
+# SSN and IP before phones that could read their digits.
 _RULES: tuple[_Rule, ...] = (
     _redact_emails,
     _redact_ibans,
     _redact_intl_phones,
-    _sub(_CARD, "CARD", _card_accept),
-    _sub(_SSN, "SSN", lambda m: True),
+    _redact_cards,
+    _after_keyword(_CVV, "CVV", lambda value: True),
+    _after_keyword(_ACCOUNT, "ACCOUNT", _six_digits_or_more),
+    _sub(_SSN, "SSN", _ssn_accept),
+    _after_keyword(_SSN_KEYWORD, "SSN", stdnum_ssn.is_valid),
+    _redact_secrets,
     _sub(_IP, "IP", _ip_accept),
     _sub(_NANP_PHONE, "PHONE", lambda m: True),
     _sub(_TRUNK_PHONE, "PHONE", _trunk_accept),
@@ -268,31 +431,41 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
-def redact_counted(text: str) -> tuple[str, dict[str, int]]:
+def redact_counted(text: str, *, contacts: bool = True) -> tuple[str, dict[str, int]]:
     """Redact `text` and count the placeholders inserted, by kind.
 
     Steps:
-    1. Return at once when the text holds no digit and no "@".
-    2. Apply every rule in order (see `_RULES`).
-    3. Repeat while a pass changed the text. A replacement can free its neighbour from a
+    1. Read digits, spaces and dashes in their plain form (full-width digits, no-break spaces).
+    2. Return the text unchanged when it holds no digit, no "@" and no secret keyword.
+    3. Apply every rule in order (see `_RULES`); with `contacts=False` emails, phone numbers
+       and IP addresses are parked instead of replaced, and put back at the end.
+    4. Repeat while a pass changed the text. A replacement can free its neighbour from a
        look-behind ("555-123-4567 020 7946 0958"), and repeating makes `redact` idempotent.
-       Each changing pass removes digits or "@", so the loop ends; clean text costs one pass.
+       Each changing pass removes digits, "@" or a secret word, so the loop ends.
+    5. Text in which nothing was replaced comes back exactly as it was typed.
     """
-    found: _Found = Counter()
-    if not _MAY_HOLD_PII.search(text):
+    plain = text if text.isascii() else text.translate(_PLAIN)
+    if not _MAY_HOLD_PII.search(plain):
         return text, {}
+    # Text that already holds the private-use markers cannot park anything: redact it all.
+    keep = CONTACT_KINDS if not contacts and not _PARKED.search(plain) else frozenset()
+    run = _Pass(keep)
+    out = plain
     while True:
-        before = text
+        before = out
         for rule in _RULES:
-            text = rule(text, found)
-        if text == before:
-            return text, dict(found)
+            out = rule(out, run)
+        if out == before:
+            break
+    if not run.found:
+        return text, {}
+    return run.unpark(out), dict(run.found)
 
 
-def redact(text: str) -> str:
-    """`text` with emails, phones, cards, IBANs, SSNs and IPv4 addresses replaced by `[KIND]`."""
-    return redact_counted(text)[0]
-
+def redact(text: str, *, contacts: bool = True) -> str:
+    """`text` with cards, CVVs, IBANs, account numbers, SSNs and typed secrets replaced by
+    `[KIND]`, and emails, phone numbers and IPv4 addresses too unless `contacts` is False."""
+    return redact_counted(text, contacts=contacts)[0]
 
 
 class RedactingFilter(logging.Filter):
