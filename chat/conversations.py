@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from knowledge.markup import answer_text, sanitize_answer
 from chat.models import Conversation, Message, Site, Visitor
+from chat.privacy import redact
 
 HISTORY_LIMIT = 500
 
@@ -89,10 +90,11 @@ def _hot_query(sql: str, params: list[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _next_seqs(conversation_ids: list[int]) -> dict[int, tuple[int, str]]:
+def _next_seqs(conversation_ids: list[int]) -> dict[int, tuple[int, str, bool]]:
     """Hand out seqs and read statuses in one statement (call inside a transaction).
 
-    Returns {conversation: (its last new seq, its status)}: each conversation gets a run of as
+    Returns {conversation: (its last new seq, its status, whether its site redacts contacts at
+    storage)}: each conversation gets a run of as
     many seqs as it has messages here. The UPDATE holds the row locks until commit, so seqs are
     dense and ordered; RETURNING saves a SELECT ... FOR UPDATE round trip. On PostgreSQL the rows
     are locked in id order first, so two batches that share conversations wait for each other
@@ -102,6 +104,7 @@ def _next_seqs(conversation_ids: list[int]) -> dict[int, tuple[int, str]]:
     for conversation_id in conversation_ids:
         counts[conversation_id] = counts.get(conversation_id, 0) + 1
     table = Conversation._meta.db_table
+    site_flag = f"(SELECT redact_contacts FROM {Site._meta.db_table} AS s WHERE s.id = {{c}}site_id)"
     ids = sorted(counts)
     if connection.vendor == "postgresql":
         # Arrays keep the statement's text the same for every batch, so it is prepared once.
@@ -109,7 +112,8 @@ def _next_seqs(conversation_ids: list[int]) -> dict[int, tuple[int, str]]:
             f"WITH locked AS (SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE) "
             f"UPDATE {table} AS c SET last_seq = c.last_seq + v.n "
             "FROM unnest(%s::bigint[], %s::integer[]) AS v(id, n) "
-            "WHERE c.id = v.id AND c.id IN (SELECT id FROM locked) RETURNING c.id, c.last_seq, c.status",
+            "WHERE c.id = v.id AND c.id IN (SELECT id FROM locked) "
+            f"RETURNING c.id, c.last_seq, c.status, {site_flag.format(c='c.')}",
             [ids, ids, [counts[i] for i in ids]],
         )
     else:
@@ -118,26 +122,43 @@ def _next_seqs(conversation_ids: list[int]) -> dict[int, tuple[int, str]]:
         params = [value for conversation_id in ids for value in (conversation_id, counts[conversation_id])]
         rows = _hot_query(
             f"UPDATE {table} SET last_seq = last_seq + CASE id {cases} END WHERE id IN ({marks}) "
-            "RETURNING id, last_seq, status",
+            f"RETURNING id, last_seq, status, {site_flag.format(c='')}",
             [*params, *ids],
         )
-    found = {int(row[0]): (int(row[1]), str(row[2])) for row in rows}
+    found = {int(row[0]): (int(row[1]), str(row[2]), bool(row[3])) for row in rows}
     missing = set(counts) - set(found)
     if missing:
         raise Conversation.DoesNotExist(sorted(missing))
     return found
 
 
-def _assign_seqs(conversation_ids: list[int]) -> tuple[list[int], dict[int, str]]:
-    """Seqs for messages to these conversations (in this order), and each conversation's status."""
+@dataclass(frozen=True)
+class _Seqs:
+    seqs: list[int]  # one per message, in order
+    statuses: dict[int, str]  # per conversation
+    redact_contacts: dict[int, bool]  # per conversation: its site redacts emails and phones at storage
+
+
+def _assign_seqs(conversation_ids: list[int]) -> _Seqs:
+    """Seqs for messages to these conversations (in this order), each conversation's status and site setting."""
     runs = _next_seqs(conversation_ids)
     remaining = {cid: conversation_ids.count(cid) for cid in runs}
     seqs = []
     for conversation_id in conversation_ids:
-        last, _ = runs[conversation_id]
+        last, _, _ = runs[conversation_id]
         seqs.append(last - remaining[conversation_id] + 1)
         remaining[conversation_id] -= 1
-    return seqs, {cid: status for cid, (_, status) in runs.items()}
+    return _Seqs(seqs, {cid: run[1] for cid, run in runs.items()}, {cid: run[2] for cid, run in runs.items()})
+
+
+def redact_for_storage(text: str) -> str:
+    """Text as it may be stored: payment data and typed secrets replaced (docs/privacy.md)."""
+    return redact(text, contacts=False)
+
+
+def _stored_text(text: str, redact_contacts: bool) -> str:
+    """`redact_for_storage` output, with emails and phone numbers replaced too where the site says so."""
+    return redact(text) if redact_contacts else text
 
 
 def _insert(messages: list[Message]) -> list[Message]:
@@ -192,20 +213,27 @@ class Outgoing:
 
 
 def append_many(outgoing: list[Outgoing], *, durable: bool = True) -> list[Message]:
-    """`append` for many messages in one transaction: one UPDATE for the seqs, one INSERT."""
+    """`append` for many messages in one transaction: one UPDATE for the seqs, one INSERT.
+
+    Agent and system messages are redacted like a customer's (an agent may paste a card
+    number); the bot's come from curated answers and approved tickets, which are not.
+    """
     if not outgoing:
         return []
+    bot = Message.Sender.BOT
+    texts = [item.text if item.sender == bot else redact_for_storage(item.text) for item in outgoing]
     with transaction.atomic():
         if not durable and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        seqs, _ = _assign_seqs([item.conversation_id for item in outgoing])
+        assigned = _assign_seqs([item.conversation_id for item in outgoing])
         now = timezone.now()
         return _insert(
             [
-                Message(conversation_id=item.conversation_id, seq=seq, sender=item.sender, text=item.text,
-                        created=now, **item.fields)
-                for item, seq in zip(outgoing, seqs, strict=True)
+                Message(conversation_id=item.conversation_id, seq=seq, sender=item.sender, created=now,
+                        text=text if item.sender == bot else _stored_text(text, assigned.redact_contacts[item.conversation_id]),
+                        **item.fields)
+                for item, seq, text in zip(outgoing, assigned.seqs, texts, strict=True)
             ]
         )
 
@@ -275,9 +303,15 @@ def receive_customer_messages(batch: list[Incoming]) -> list[Received | Exceptio
 
 def _store_new(batch: list[Incoming]) -> list[Received]:
     """Store messages as new in one transaction: one UPDATE for every seq, closed chats reopened,
-    one INSERT, one (durable) commit. Raises IntegrityError if one of them was stored before."""
+    one INSERT, one (durable) commit. Raises IntegrityError if one of them was stored before.
+
+    The text is redacted before the transaction (payment data, secrets) and, for sites that
+    ask, inside it once the site is known (emails, phone numbers): nothing else is stored.
+    """
+    texts = [redact_for_storage(item.text) for item in batch]
     with transaction.atomic():
-        seqs, statuses = _assign_seqs([item.conversation_id for item in batch])
+        assigned = _assign_seqs([item.conversation_id for item in batch])
+        seqs, statuses = assigned.seqs, assigned.statuses
         closed = [cid for cid, status in statuses.items() if status == Conversation.Status.CLOSED]
         if closed:
             Conversation.objects.filter(pk__in=closed).update(status=Conversation.Status.BOT, updated=timezone.now())
@@ -286,8 +320,9 @@ def _store_new(batch: list[Incoming]) -> list[Received]:
         messages = _insert(
             [
                 Message(conversation_id=item.conversation_id, seq=seq, sender=Message.Sender.CUSTOMER,
-                        text=item.text, client_id=item.client_id, created=now)
-                for item, seq in zip(batch, seqs, strict=True)
+                        text=_stored_text(text, assigned.redact_contacts[item.conversation_id]),
+                        client_id=item.client_id, created=now)
+                for item, seq, text in zip(batch, seqs, texts, strict=True)
             ]
         )
     return [

@@ -73,7 +73,8 @@ def request(conversation_id: int, reason: str) -> Reply:
         if conversation.status in (Status.WAITING, Status.HUMAN):
             return Reply()
         now = timezone.now()
-        _set_status(conversation_id, Status.WAITING, waiting_since=now, handoff_reason=reason, agent=None)
+        _set_status(conversation_id, Status.WAITING, waiting_since=now, agent=None,
+                    handoff_reason=conversations.redact_for_storage(reason))
         conversation.waiting_since = now
     online = agents_online()
     if online:
@@ -141,7 +142,8 @@ def close(conversation_id: int, agent: User, resolution: str) -> Reply:
     """Close the chat; a resolution turns it into a ticket proposal awaiting approval."""
     with transaction.atomic():
         Conversation.objects.select_for_update().get(pk=conversation_id)
-        _set_status(conversation_id, Status.CLOSED, resolution=resolution, waiting_since=None)
+        _set_status(conversation_id, Status.CLOSED, resolution=conversations.redact_for_storage(resolution),
+                    waiting_since=None)
     if resolution.strip():
         _propose_ticket(conversation_id, resolution.strip())
     return Reply(messages=[_system(conversation_id, "This conversation was closed. Thank you!")],

@@ -40,6 +40,12 @@ class Site(models.Model):
     retention_days = models.PositiveIntegerField(
         default=90, help_text="Raw conversations older than this are anonymized."
     )
+    redact_contacts = models.BooleanField(
+        default=False,
+        help_text="Replace emails, phone numbers and IP addresses in messages before they are stored. "
+        "Off: agents read them until the retention period ends. Card numbers, CVV codes, IBANs, "
+        "account numbers, SSNs and typed passwords are never stored, whatever this says.",
+    )
     is_active = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
 

@@ -18,6 +18,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from stdnum import iban as stdnum_iban
 from stdnum import luhn as stdnum_luhn
@@ -468,6 +469,17 @@ def redact(text: str, *, contacts: bool = True) -> str:
     return redact_counted(text, contacts=contacts)[0]
 
 
+# "+" stands for a space in a query string: "4111+1111+1111+1111" is a card number.
+_PLUS_BETWEEN_DIGITS = re.compile(r"(?<=[0-9])\+(?=[0-9])")
+
+
+def redact_log_line(text: str) -> str:
+    """`redact` for log text, which may quote URLs: percent-escapes are decoded first."""
+    if "%" in text or "+" in text:
+        text = _PLUS_BETWEEN_DIGITS.sub(" ", unquote(text))
+    return redact(text)
+
+
 class RedactingFilter(logging.Filter):
     """Redacts personal data from every log record (message and arguments) before it is written."""
 
@@ -476,9 +488,9 @@ class RedactingFilter(logging.Filter):
             record.msg = record.getMessage()
             record.args = None
         if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
+            record.msg = redact_log_line(record.msg)
         if record.exc_info and not record.exc_text:
             # A traceback can quote a customer's text (an exception's message): format it here,
             # redacted; formatters print exc_text instead of formatting exc_info again.
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = redact_log_line(logging.Formatter().formatException(record.exc_info))
         return True

@@ -311,7 +311,7 @@ class Stack:
         port = free_port()
         process = Process(
             f"daphne{index}",
-            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            [PYTHON, "-m", "config.web", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
             self.workdir / f"daphne{index}.log",
             port=port,
             env=self.env(),

@@ -153,7 +153,8 @@ class Command(BaseCommand):
         var = settings.BASE_DIR / "var"
         (var / "broker" / "queue").mkdir(parents=True, exist_ok=True)
         (var / "broker" / "processed").mkdir(parents=True, exist_ok=True)
-        web = [python, "-m", "daphne", "-b", host, "-p", str(port)]
+        # Daphne through config.web, which redacts its access log (issue 14, item 11).
+        web = [python, "-m", "config.web", "-b", host, "-p", str(port)]
         if os.environ.get("PROXY_HEADERS", "").lower() in ("1", "true", "yes"):
             # Behind a reverse proxy every customer would share the proxy's address (and its
             # per-address limits): take the client address from X-Forwarded-For instead.

@@ -1,0 +1,41 @@
+"""The web process: Daphne, with everything it prints (its access log included) redacted.
+
+Daphne writes its access log straight to stdout, past Django's logging and its redacting
+filter, and a request line holds the query string: an admin search for an email or a card
+number would be logged in full. `python -m config.web ARGS` takes Daphne's own arguments.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from chat.privacy import redact_log_line
+
+
+class RedactingStream:
+    """A text stream that redacts each write before passing it on."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(redact_log_line(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def main() -> None:
+    from daphne.cli import CommandLineInterface
+
+    sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
+    CommandLineInterface.entrypoint()
+
+
+if __name__ == "__main__":
+    main()
