@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from knowledge.markup import answer_text, sanitize_answer
 from chat.models import Conversation, Message, Site, Visitor
-from chat.privacy import redact
+from privacy.redaction import redact
 
 HISTORY_LIMIT = 500
 

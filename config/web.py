@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from chat.privacy import redact_log_line
+from privacy.redaction import redact_log_line
 
 
 class RedactingStream:
@@ -32,8 +32,8 @@ class RedactingStream:
 def main() -> None:
     from daphne.cli import CommandLineInterface
 
-    sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout = RedactingStream(sys.stdout)
+    sys.stderr = RedactingStream(sys.stderr)
     CommandLineInterface.entrypoint()
 
 

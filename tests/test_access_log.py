@@ -7,7 +7,7 @@ import sys
 
 from daphne.access import AccessLogGenerator
 
-from chat.privacy import RedactingFilter
+from privacy.redaction import RedactingFilter
 from config.web import RedactingStream
 from tests.stack import _wait_port, free_port
 

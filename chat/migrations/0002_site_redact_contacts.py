@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0006_message_reply_to'),
+        ('chat', '0001_initial'),
     ]
 
     operations = [
