@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from chat import review
-from chat.models import Conversation, Erasure, Message, Site, Visitor
+from chat.models import Conversation, Erasure, Message, Rating, Site, Visitor
 from knowledge.models import Intent
 
 
@@ -38,6 +38,26 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+class RatingInline(admin.StackedInline):
+    model = Rating
+    fields = ("score", "comment", "created")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = ["conversation", "score", "comment", "created"]
+    list_filter = ["score", "conversation__site"]
+    readonly_fields = ["conversation", "score", "comment", "created"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = ["public_id", "site", "status", "agent", "handoff_reason", "last_seq", "updated"]
@@ -45,7 +65,7 @@ class ConversationAdmin(admin.ModelAdmin):
     search_fields = ["public_id", "messages__text"]
     readonly_fields = ["public_id", "site", "visitor", "last_seq", "created", "updated"]
     exclude = ["token"]
-    inlines = [MessageInline]
+    inlines = [RatingInline, MessageInline]
 
 
 @admin.register(Visitor)

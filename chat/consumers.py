@@ -231,6 +231,22 @@ class ChatConsumer(FrameConsumer):
             raise FrameError("unknown_message", f"no bot message with seq {seq}")
         await self.send_json({"type": "feedback", "seq": seq, "value": value})
 
+    async def on_rating(self, frame: dict[str, Any]) -> None:
+        score, comment = frame.get("score"), frame.get("comment", "")
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            raise FrameError("invalid_rating", "score must be an integer from 1 to 5")
+        if comment is None:
+            comment = ""
+        if not isinstance(comment, str) or not storable(comment):
+            raise FrameError("invalid_rating", "comment must be text")
+        if len(comment) > settings.CHAT_MAX_MESSAGE_CHARS:
+            raise FrameError("too_long", f"comments are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
+        if not await budgets.allow_message(str(self.conversation.public_id), self.ip or ""):
+            raise FrameError("rate_limited", "too many messages; wait a moment and send again")
+        if await db(conversations.rate)(self.conversation.pk, score, comment.strip()) is None:
+            raise FrameError("already_rated", "this conversation was rated already")
+        await self.send_json({"type": "rating", "score": score, "saved": True})
+
     async def on_email(self, frame: dict[str, Any]) -> None:
         email = frame.get("email")
         reply = await db(handoff.leave_email)(self.conversation.pk, email) if isinstance(
@@ -251,6 +267,7 @@ class ChatConsumer(FrameConsumer):
         "message": on_message,
         "handoff": on_handoff,
         "feedback": on_feedback,
+        "rating": on_rating,
         "email": on_email,
         "typing": on_typing,
         "ping": on_ping,

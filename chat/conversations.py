@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from knowledge.markup import answer_text, sanitize_answer
-from chat.models import Conversation, Message, Site, Visitor
+from chat.models import Conversation, Message, Rating, Site, Visitor
 from privacy.redaction import redact
 
 HISTORY_LIMIT = 500
@@ -342,6 +342,19 @@ def set_feedback(conversation_id: int, seq: int, value: str) -> Message | None:
     message.feedback = value
     message.save(update_fields=["feedback"])
     return message
+
+
+def rate(conversation_id: int, score: int, comment: str) -> Rating | None:
+    """Store the customer's rating of the conversation; None if it was rated already (kept as first given).
+
+    The comment is redacted like a customer's message (payment data and secrets never stored).
+    """
+    comment = redact_for_storage(comment)
+    try:
+        with transaction.atomic():
+            return Rating.objects.create(conversation_id=conversation_id, score=score, comment=comment)
+    except IntegrityError:
+        return None
 
 
 def message_frame(message: Message) -> dict[str, Any]:

@@ -93,7 +93,11 @@ class Conversation(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "waiting_since"])]
+        indexes = [
+            models.Index(fields=["status", "waiting_since"]),
+            # Insights roll up a site's conversations one day at a time.
+            models.Index(fields=["site", "created"], name="conversation_site_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.status})"
@@ -156,6 +160,23 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.sender}: {self.text[:40]}"
+
+
+class Rating(models.Model):
+    """The customer's satisfaction with a conversation (1-5), given once, with an optional comment."""
+
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="rating")
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/5 for {self.conversation_id}"
 
 
 class AgentPresence(models.Model):
