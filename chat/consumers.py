@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
 from django.conf import settings
 
-from chat import conversations, handoff, replies
+from chat import conversations, handoff, limits, replies
 from chat.batcher import Batcher, db
 from chat.conversations import Incoming, Reply, storable
 from chat.limits import Ticket, budgets
@@ -160,6 +160,7 @@ class ChatConsumer(FrameConsumer):
                 "protocol": PROTOCOL_VERSION,
                 "greeting": site.greeting,
                 "site": {"name": site.name, "color": site.color, "position": site.position, "language": site.language},
+                "limits": limits.advertised(),
             }
         )
         try:
@@ -455,7 +456,9 @@ class AgentConsumer(FrameConsumer):
     async def send_queue(self) -> None:
         rows = await db(handoff.queue)()
         online = await db(handoff.agents_online)()
-        await self.send_json({"type": "queue", "conversations": rows, "agents_online": online})
+        await self.send_json(
+            {"type": "queue", "conversations": rows, "agents_online": online, "limits": limits.advertised()}
+        )
 
     # Channel-layer events.
 

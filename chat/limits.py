@@ -202,3 +202,12 @@ class Limits:
 
 
 budgets = Limits()
+
+
+def advertised() -> dict[str, int]:
+    """The limits a client enforces before sending: the `limits` of the server's first frame."""
+    return {
+        "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+        "max_frame_bytes": settings.CHAT_MAX_FRAME_BYTES,
+        "rate_per_minute": settings.CHAT_RATE_PER_MINUTE,
+    }

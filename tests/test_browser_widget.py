@@ -172,7 +172,7 @@ def test_answer_markup_is_rebuilt_from_an_allowlist(page, server):
     page.goto(f"{server.url}/healthz")
     html = page.evaluate(
         """async () => {
-            const { safeFragment } = await import('/static/chat/client.js');
+            const { safeFragment } = await import('/static/chat/markup.js');
             const box = document.createElement('div');
             box.append(safeFragment('<p>See <b>Orders</b> <a href="https://shop.example/o" onclick="x()">here</a>'
               + '<img src=x onerror=alert(1)><a href="javascript:alert(1)">bad</a><script>alert(2)</script></p>'));

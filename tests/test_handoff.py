@@ -53,6 +53,17 @@ async def say(ws, text, client_id):
     return await receive_reply(ws)
 
 
+async def test_the_console_is_told_the_message_limit_in_its_first_frame(agent, settings):
+    settings.CHAT_MAX_MESSAGE_CHARS = 12
+    console = agent_communicator(await database_sync_to_async(session_cookie)(agent))
+    connected, _ = await console.connect()
+    assert connected
+    first = await console.receive_json_from(timeout=5)
+    assert first["type"] == "queue"
+    assert first["limits"]["max_message_chars"] == 12
+    await console.disconnect()
+
+
 async def test_the_full_handoff_scenario(site, fake_bundle, refund_intent, past_ticket, agent):
     fake_bundle.intents["how do refunds work"] = ("refund", 0.92, None)
     fake_bundle.tickets["the box came smashed"] = past_ticket.pk

@@ -140,3 +140,22 @@ async def test_limits_count_in_the_process_while_redis_is_unreachable(settings):
     assert [await budgets.allow_message("conv-1", "203.0.113.9") for _ in range(3)] == [True, True, False]
     await budgets.disconnect(ticket)
     assert await budgets.connect("203.0.113.9", 1) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_first_frame_advertises_the_message_limit_that_the_server_enforces(site, fake_bundle, settings):
+    settings.CHAT_MAX_MESSAGE_CHARS = 12
+    settings.CHAT_MAX_FRAME_BYTES = 900
+    settings.CHAT_RATE_PER_MINUTE = 7
+    ws = chat_communicator()
+    await ws.connect()
+    hello = await ws.receive_json_from()
+    assert hello["limits"] == {"max_message_chars": 12, "max_frame_bytes": 900, "rate_per_minute": 7}
+
+    await ws.send_json_to({"type": "message", "client_id": "at-limit", "text": "x" * 12})
+    assert (await ws.receive_json_from())["type"] == "ack"
+    await ws.send_json_to({"type": "message", "client_id": "over-limit", "text": "x" * 13})
+    while (frame := await ws.receive_json_from())["type"] != "error":
+        pass
+    assert (frame["code"], frame["client_id"]) == ("too_long", "over-limit")
+    await ws.disconnect()

@@ -2,12 +2,16 @@
 //
 // Customer text is always inserted as text. The server is the source of truth: the queue is
 // redrawn from each `queue` frame, and a conversation's log from its `history` frame.
+// The socket (reconnects, backoff, heartbeat, the server's limits) is socket.js's, the same one
+// the customer chat uses; the reply box is composer.js's, the same as the customer's.
 
-import { el } from "./dom.js";
+import { Composer } from "./composer.js";
+import { el, nearBottom as atBottom, scrollToEnd as scrollDown } from "./dom.js";
+import { measure } from "./limits.js";
+import { ReconnectingSocket, socketUrl } from "./socket.js";
 
 const $ = (id) => document.getElementById(id);
-const PING_EVERY_MS = 30000;
-const TYPING_IDLE_MS = 3000;
+const GIVE_UP_HINT_AFTER = 4; // failed attempts before suggesting the session may have ended
 const STATUS_LABEL = { waiting: "Waiting", human: "With an agent", bot: "With the bot", closed: "Closed" };
 const SENDER_LABEL = { customer: "Customer", bot: "Bot", system: "System" };
 
@@ -16,59 +20,39 @@ const canned = JSON.parse($("canned-answers").textContent || "[]");
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 
 const state = {
-  ws: null,
-  attempt: 0,
   rows: [],
   receivedAt: 0,
   selected: null, // public id of the conversation on screen
   seqs: new Set(),
   unread: new Set(),
   typingTimer: null,
-  myTypingAt: 0,
-  myTypingTimer: null,
 };
 
 
 // Socket ---------------------------------------------------------------------------------------
 
-function connect() {
-  const protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${protocol}//${location.host}/ws/agent/`);
-  state.ws = ws;
-  setConnection("Connecting…", "connecting");
-  ws.onopen = () => {
-    state.attempt = 0;
-    setConnection("Online", "online");
-    if (state.selected) send({ type: "open", conversation: state.selected });
-  };
-  ws.onmessage = (event) => {
-    let frame;
-    try { frame = JSON.parse(event.data); } catch (_) { return; }
-    handlers[frame.type]?.(frame);
-  };
-  ws.onclose = (event) => {
-    if (ws !== state.ws) return;
-    state.ws = null;
+const socket = new ReconnectingSocket({
+  url: () => socketUrl("/ws/agent/"),
+  onState({ state: connection, attempt }) {
+    if (connection === "open") setConnection("Online", "online");
+    else if (connection === "connecting") setConnection("Connecting…", "connecting");
     // A refused handshake (the session ended) looks like any other failure to a page.
-    setConnection(state.attempt > 4 ? "Offline: reload the page (your session may have ended)" : "Reconnecting…", "offline");
-    const ceiling = Math.min(15000, 500 * 2 ** state.attempt);
-    state.attempt += 1;
-    setTimeout(connect, 250 + Math.random() * ceiling);
-  };
-}
+    else if (connection === "reconnecting") {
+      setConnection(attempt > GIVE_UP_HINT_AFTER ? "Offline: reload the page (your session may have ended)" : "Reconnecting…", "offline");
+    }
+  },
+  onWelcome() {
+    if (state.selected) send({ type: "open", conversation: state.selected });
+    composer.update(); // the limits may have changed
+  },
+  onFrame: (frame) => handlers[frame.type]?.(frame),
+});
 
 function send(frame) {
-  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
-    toast("Not connected: try again in a moment.");
-    return false;
-  }
-  state.ws.send(JSON.stringify(frame));
-  return true;
+  if (socket.send(frame)) return true;
+  toast("Not connected: try again in a moment.");
+  return false;
 }
-
-setInterval(() => {
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: "ping" }));
-}, PING_EVERY_MS);
 
 function setConnection(text, tone) {
   $("connection").textContent = text;
@@ -236,14 +220,8 @@ function setTyping(on) {
   if (on) state.typingTimer = setTimeout(() => setTyping(false), 6000);
 }
 
-function nearBottom() {
-  const scroll = $("scroll");
-  return scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight < 80;
-}
-
-function scrollToEnd() {
-  requestAnimationFrame(() => { const scroll = $("scroll"); scroll.scrollTop = scroll.scrollHeight; });
-}
+const nearBottom = () => atBottom($("scroll"));
+const scrollToEnd = () => scrollDown($("scroll"));
 
 function toast(text) {
   const node = el("p", { class: "toast" }, text);
@@ -252,23 +230,6 @@ function toast(text) {
 }
 
 // Actions -------------------------------------------------------------------------------------------
-
-function typing(on) {
-  if (!state.selected) return;
-  clearTimeout(state.myTypingTimer);
-  if (on) {
-    if (Date.now() - state.myTypingAt > TYPING_IDLE_MS) {
-      state.myTypingAt = Date.now();
-      send({ type: "typing", conversation: state.selected, state: true });
-    }
-    state.myTypingTimer = setTimeout(() => typing(false), TYPING_IDLE_MS);
-  } else if (state.myTypingAt) {
-    state.myTypingAt = 0;
-    if (state.ws && state.ws.readyState === WebSocket.OPEN) {
-      state.ws.send(JSON.stringify({ type: "typing", conversation: state.selected, state: false }));
-    }
-  }
-}
 
 $("join").addEventListener("click", () => send({ type: "join", conversation: state.selected }));
 $("release").addEventListener("click", () => send({ type: "release", conversation: state.selected }));
@@ -281,32 +242,22 @@ $("close-dialog").addEventListener("close", () => {
   send({ type: "close", conversation: state.selected, resolution: $("resolution").value.trim() });
 });
 
-$("composer").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const reply = $("reply");
-  const text = reply.value.trim();
-  if (!text || !state.selected) return;
-  typing(false);
-  if (send({ type: "message", conversation: state.selected, text })) reply.value = "";
-  reply.focus();
+const composer = new Composer({
+  form: $("composer"),
+  input: $("reply"),
+  counter: $("reply-limit"),
+  measure: (text) => measure(text, socket.limits, (clean) => ({ type: "message", conversation: state.selected || "", text: clean })),
+  send: (text) => Boolean(state.selected) && send({ type: "message", conversation: state.selected, text }),
+  typing: (on) => Boolean(state.selected) && socket.send({ type: "typing", conversation: state.selected, state: on }),
 });
-
-$("reply").addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    $("composer").requestSubmit();
-  }
-});
-$("reply").addEventListener("input", () => typing(Boolean($("reply").value.trim())));
 
 $("canned").addEventListener("change", () => {
   const answer = canned[Number($("canned").value)];
   $("canned").value = "";
   if (!answer) return;
-  const reply = $("reply");
-  reply.value = reply.value ? `${reply.value.trimEnd()}\n${answer.text}` : answer.text;
-  reply.focus();
-  typing(true);
+  composer.setValue(composer.value ? `${composer.value.trimEnd()}\n${answer.text}` : answer.text);
+  $("reply").focus();
+  composer.signalTyping(true);
 });
 
-connect();
+socket.start();

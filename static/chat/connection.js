@@ -1,18 +1,19 @@
 // The customer's side of the chat protocol (docs/protocol.md), with no DOM in it.
 //
 // Continuity lives here: the resume token and an outbox of unacknowledged messages are kept
-// in localStorage (keyed by site), so a dropped socket, a server restart or a page reload loses
+// in the Store (keyed by site), so a dropped socket, a server restart or a page reload loses
 // nothing. Every message in the outbox is resent with its client_id after each (re)connect; the
 // server stores a client_id once and acknowledges it again with the same seq.
+// The socket itself (reconnects, backoff, heartbeat) is socket.js's, shared with the agent console.
 
-export const PROTOCOL_VERSION = 1;
-const FATAL_CLOSE_CODES = new Set([4400, 4403, 4404]);
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_MAX_MS = 15000;
-const PING_EVERY_MS = 25000;
-const PONG_TIMEOUT_MS = 10000;
-const RATE_LIMIT_RETRY_MS = 8000;
+import { measure } from "./limits.js";
+import { ReconnectingSocket, socketUrl } from "./socket.js";
+import { Store, STORAGE_VERSION } from "./storage.js";
+
+export const PROTOCOL_VERSION = STORAGE_VERSION;
+const FATAL_CLOSE_CODES = [4400, 4403, 4404];
 const UNANSWERED_CHECK_MS = 1500; // after a reconnect, time for the history replay to arrive
+const SAMPLE_CLIENT_ID = "00000000-0000-0000-0000-000000000000"; // as long as a real one
 
 function uuid() {
   if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -20,68 +21,22 @@ function uuid() {
   return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
 }
 
-export function browserStorage() {
-  // localStorage, or null where the browser denies it (a third-party frame with cookies blocked).
-  try {
-    const storage = globalThis.localStorage;
-    storage.setItem("chat.probe", "1");
-    storage.removeItem("chat.probe");
-    return storage;
-  } catch (_) {
-    return null;
-  }
-}
-
-export class Store {
-  // One site's saved state; storage errors (private mode, quota) degrade to memory.
-  constructor(site, storage) {
-    this.prefix = `chat.v${PROTOCOL_VERSION}.${site}.`;
-    this.storage = storage;
-    this.memory = new Map();
-  }
-
-  get(name) {
-    try {
-      const value = this.storage.getItem(this.prefix + name);
-      if (value !== null) return value;
-    } catch (_) { /* storage blocked: fall through to memory */ }
-    return this.memory.has(name) ? this.memory.get(name) : null;
-  }
-
-  set(name, value) {
-    this.memory.set(name, value);
-    try { this.storage.setItem(this.prefix + name, value); } catch (_) { /* memory only */ }
-  }
-
-  remove(name) {
-    this.memory.delete(name);
-    try { this.storage.removeItem(this.prefix + name); } catch (_) { /* memory only */ }
-  }
-
-  getJSON(name, fallback) {
-    try { return JSON.parse(this.get(name)) ?? fallback; } catch (_) { return fallback; }
-  }
-
-  setJSON(name, value) { this.set(name, JSON.stringify(value)); }
-}
-
 export class ChatConnection {
-  // emit(event, detail): "state" {state, detail}, "conversation" {frame, reset},
+  // emit(event, detail): "state" {state, detail, code}, "conversation" {frame, reset, limits},
   // "frame" (every other server frame), "ack" {client_id, seq}, "failed" {item, code, detail}.
-  constructor({ site, url, storage, emit }) {
+  constructor({ site, storage, emit }) {
     this.site = site;
-    this.url = url; // ws(s)://host/ws/chat/
     this.store = new Store(site, storage);
     this.emit = emit;
-    this.ws = null;
-    this.ready = false; // the conversation frame arrived on the current socket
-    this.attempt = 0;
     this.timers = {};
-    this.stopped = true;
+    this.lastError = null;
     this.resetSeen();
-    globalThis.addEventListener?.("online", () => this.reconnectNow());
-    globalThis.document?.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") this.reconnectNow();
+    this.socket = new ReconnectingSocket({
+      url: () => this.url(),
+      isWelcome: (frame) => frame.type === "conversation",
+      fatalCodes: FATAL_CLOSE_CODES,
+      onState: (detail) => this.changed(detail),
+      onFrame: (frame) => this.receive(frame),
     });
   }
 
@@ -91,6 +46,9 @@ export class ChatConnection {
     this.firstAfterConnect = false;
   }
 
+  get state() { return this.socket.state; }
+  get limits() { return this.socket.limits; }
+  get stopped() { return this.socket.stopped; }
   get token() { return this.store.get("token"); }
   get outbox() { return this.store.getJSON("outbox", []); }
   set outbox(items) {
@@ -98,73 +56,26 @@ export class ChatConnection {
     else this.store.remove("outbox");
   }
 
-  start() {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.connect();
-  }
-
-  connect() {
-    clearTimeout(this.timers.retry);
+  url() {
     const params = new URLSearchParams({ v: String(PROTOCOL_VERSION), site: this.site });
     const token = this.token;
     if (token) params.set("token", token);
     if (this.contiguous) params.set("after", String(this.contiguous));
-    this.ready = false;
     this.lastError = null;
-    this.setState(this.attempt ? "reconnecting" : "connecting");
-    let ws;
-    try {
-      ws = new WebSocket(`${this.url}?${params}`);
-    } catch (error) {
-      this.scheduleReconnect();
+    return `${socketUrl("/ws/chat/")}?${params}`;
+  }
+
+  start() { this.socket.start(); }
+
+  stop() { this.socket.stop(); }
+
+  changed(detail) {
+    if (detail.state === "refused") {
+      const why = this.lastError || { code: String(detail.code), detail: "The chat refused this page." };
+      this.emit("state", { state: "refused", code: why.code, detail: why.detail });
       return;
     }
-    this.ws = ws;
-    ws.onmessage = (event) => { if (ws === this.ws) this.receive(event.data); };
-    ws.onclose = (event) => { if (ws === this.ws) this.closed(event); };
-  }
-
-  closed(event) {
-    this.ws = null;
-    this.ready = false;
-    clearInterval(this.timers.ping);
-    clearTimeout(this.timers.pong);
-    if (this.stopped) return;
-    if (FATAL_CLOSE_CODES.has(event.code)) {
-      this.stopped = true;
-      this.setState("refused", this.lastError || { code: String(event.code), detail: "The chat refused this page." });
-      return;
-    }
-    this.scheduleReconnect();
-  }
-
-  scheduleReconnect() {
-    // Exponential backoff with full jitter: a restarted server is not hit by every client at once.
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
-    const delay = 250 + Math.random() * ceiling;
-    this.attempt += 1;
-    this.setState("reconnecting", { delay });
-    clearTimeout(this.timers.retry);
-    this.timers.retry = setTimeout(() => this.connect(), delay);
-  }
-
-  reconnectNow() {
-    // The network came back or the tab became visible: do not wait out the backoff.
-    if (this.stopped || this.ws) return;
-    this.attempt = Math.min(this.attempt, 1);
-    this.connect();
-  }
-
-  stop() {
-    this.stopped = true;
-    clearTimeout(this.timers.retry);
-    clearInterval(this.timers.ping);
-    clearTimeout(this.timers.pong);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) ws.close(1000);
-    this.setState("idle");
+    this.emit("state", detail);
   }
 
   newConversation() {
@@ -174,19 +85,16 @@ export class ChatConnection {
     this.store.remove("read");
     this.outbox = [];
     this.resetSeen();
-    this.attempt = 0;
+    this.socket.attempt = 0;
     this.start();
   }
 
-  setState(state, detail = {}) {
-    this.state = state;
-    this.emit("state", { state, ...detail });
+  sendFrame(frame) {
+    return this.socket.send(frame);
   }
 
-  sendFrame(frame) {
-    if (!this.ws || !this.ready || this.ws.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(JSON.stringify(frame));
-    return true;
+  measure(text) {
+    return measure(text, this.limits, (clean) => ({ type: "message", client_id: SAMPLE_CLIENT_ID, text: clean }));
   }
 
   sendMessage(text) {
@@ -216,11 +124,7 @@ export class ChatConnection {
     return fresh;
   }
 
-  receive(data) {
-    let frame;
-    try { frame = JSON.parse(data); } catch (_) { return; }
-    this.lastFrameAt = Date.now();
-    clearTimeout(this.timers.pong);
+  receive(frame) {
     switch (frame.type) {
       case "conversation": return this.opened(frame);
       case "ack": return this.acked(frame);
@@ -240,11 +144,8 @@ export class ChatConnection {
     const reset = Boolean(previous && previous !== frame.token);
     if (reset) this.resetSeen(); // the old conversation is gone (e.g. expired): start clean
     this.store.set("token", frame.token);
-    this.ready = true;
-    this.attempt = 0;
     this.firstAfterConnect = true;
-    this.setState("open");
-    this.emit("conversation", { frame, reset });
+    this.emit("conversation", { frame, reset, limits: this.limits });
     this.flushOutbox();
     // If the server stopped between storing our last message and answering it, the replayed
     // history ends with that message unanswered: resending it (same client_id) gets the answer.
@@ -253,15 +154,6 @@ export class ChatConnection {
       const item = this.unanswered;
       if (item && frame.status === "bot") this.sendFrame({ type: "message", client_id: item.client_id, text: item.text });
     }, UNANSWERED_CHECK_MS);
-    clearInterval(this.timers.ping);
-    this.timers.ping = setInterval(() => this.ping(), PING_EVERY_MS);
-  }
-
-  ping() {
-    if (!this.sendFrame({ type: "ping" })) return;
-    clearTimeout(this.timers.pong);
-    // A half-open socket (laptop slept, NAT dropped it) never errors: close it ourselves.
-    this.timers.pong = setTimeout(() => this.ws && this.ws.close(4000), PONG_TIMEOUT_MS);
   }
 
   acked(frame) {
@@ -273,15 +165,18 @@ export class ChatConnection {
   }
 
   refusedFrame(frame) {
-    if (!this.ready) {
+    if (!this.socket.open) {
       this.lastError = frame; // a handshake refusal: the close code follows
       return;
     }
     const item = frame.client_id && this.outbox.find((i) => i.client_id === frame.client_id);
     if (item && frame.code === "rate_limited") {
-      // Not stored: keep it and try again later (a reconnect also resends it).
+      // Not stored: keep it and send it again when the server's window has room for one more
+      // (about every 60 / rate_per_minute seconds; refused again, it waits again; a reconnect
+      // also resends it).
       clearTimeout(this.timers.rateLimit);
-      this.timers.rateLimit = setTimeout(() => this.flushOutbox(), RATE_LIMIT_RETRY_MS);
+      const wait = Math.ceil(60000 / this.limits.rate_per_minute) + 250;
+      this.timers.rateLimit = setTimeout(() => this.flushOutbox(), wait);
       this.emit("frame", frame);
       return;
     }

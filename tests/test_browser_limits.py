@@ -1,0 +1,133 @@
+"""The server's limits reach the browser: a live stack with a 40-character message limit.
+
+The customer's composer and the agent's reply box learn the limit from the socket's first frame
+(nothing in the page or the scripts says 40) and keep a longer message, with an explanation,
+instead of sending it to be refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import CHROMIUM, STAFF_PASSWORD, STAFF_USER, launch_browser
+from tests.conftest import services_required
+from tests.stack import Stack
+
+pytestmark = pytest.mark.browser
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+LIMIT = 40
+TOO_LONG = f"Limited to {LIMIT} characters, this one is over by a few"  # 56 characters
+FITS = "x" * (LIMIT - 4) + " end"  # exactly LIMIT characters
+
+
+@pytest.fixture(scope="module")
+def stack():
+    if not Path(CHROMIUM).exists() and not services_required():
+        pytest.skip("Chromium is not installed (make browser-deps)")
+    # DEBUG serves static/ as it is (no collectstatic); the limit is the point of this module.
+    with Stack(env={"CHAT_MAX_MESSAGE_CHARS": str(LIMIT), "DEBUG": "true", "LOG_LEVEL": "WARNING"}) as live:
+        live.shell(
+            "from django.contrib.auth.models import User\n"
+            f"User.objects.create_user({STAFF_USER!r}, password={STAFF_PASSWORD!r}, is_staff=True, first_name='Alex')"
+        )
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser(stack):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def test_the_composer_keeps_a_message_over_the_advertised_limit_and_sends_one_within_it(new_page, stack):
+    page = new_page()
+    page.goto(stack.url(0, "/?site=demo"))
+    message = page.get_by_label("Message")
+
+    message.fill(TOO_LONG)
+    expect(page.get_by_role("alert")).to_have_text(f"Too long to send: messages are limited to {LIMIT} characters.")
+    expect(message).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text(f"{len(TOO_LONG)} / {LIMIT}", exact=True)).to_be_visible()
+    message.press("Enter")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(message).to_have_value(TOO_LONG)  # kept for editing, not cut and not lost
+
+    message.fill(FITS)
+    expect(page.get_by_role("alert")).to_have_text("")
+    expect(message).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text(f"{LIMIT} / {LIMIT}", exact=True)).to_be_visible()
+    message.press("Enter")
+
+    expect(page.locator(".from-bot:not(.is-greeting)")).to_have_count(1)
+    # Had the long one gone out, it would sit in the log as "Sending…" or "Not sent".
+    expect(page.locator(".from-customer")).to_have_count(1)
+    expect(page.locator(".from-customer")).to_contain_text(FITS)
+    stored = stack.sql("SELECT text FROM chat_message WHERE sender = 'customer' AND text IN (%s, %s)", (TOO_LONG, FITS))
+    assert stored == [(FITS,)]
+
+
+def test_the_message_limit_notice_has_no_serious_accessibility_violations(new_page, stack):
+    page = new_page(bypass_csp=True)
+    page.goto(stack.url(0, "/?site=demo"))
+    page.get_by_label("Message").fill(TOO_LONG)
+    expect(page.get_by_role("alert")).to_contain_text(f"limited to {LIMIT} characters")
+
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, json.dumps([{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in serious])
+
+
+def test_the_agent_reply_box_enforces_the_same_limit(new_page, stack):
+    customer = new_page()
+    customer.goto(stack.url(0, "/?site=demo"))
+    customer.get_by_label("Message").fill("I want to talk to a person")
+    customer.get_by_label("Message").press("Enter")
+    expect(customer.get_by_text("Waiting for an agent…")).to_be_visible()
+
+    agent = new_page()
+    agent.goto(stack.url(0, "/agent/"))
+    agent.get_by_label("Username").fill(STAFF_USER)
+    agent.get_by_label("Password").fill(STAFF_PASSWORD)
+    agent.get_by_role("button", name="Sign in").click()
+    agent.locator(".queue-item[data-status='waiting']").first.click()
+    expect(agent.get_by_role("log")).to_contain_text("I want to talk to a person")
+
+    reply = agent.get_by_label("Reply")
+    reply.fill(TOO_LONG)
+    expect(agent.locator("#reply-limit [role=alert]")).to_have_text(
+        f"Too long to send: messages are limited to {LIMIT} characters.")
+    agent.get_by_role("button", name="Send reply").click()
+    expect(reply).to_have_value(TOO_LONG)
+
+    reply.fill(FITS)
+    agent.get_by_role("button", name="Send reply").click()
+    expect(reply).to_have_value("")
+    expect(customer.locator(".from-agent")).to_contain_text(FITS)
+    expect(agent.locator("#log .from-agent")).to_have_count(1)
+    assert stack.sql("SELECT text FROM chat_message WHERE sender = 'agent'") == [(FITS,)]
