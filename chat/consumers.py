@@ -120,7 +120,9 @@ class ChatConsumer(FrameConsumer):
     ticket: Ticket | None = None  # this socket's place in its address's connection budget
 
     async def connect(self) -> None:
-        params = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
+        # latin-1 decodes any bytes: a malformed query string is refused below, never a crash.
+        query = self.scope.get("query_string", b"").decode("latin-1")
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in self.scope.get("headers", [])}
         await self.accept()
         # Refusals are sent as an error frame then a close code, both of which a browser can read
@@ -130,6 +132,11 @@ class ChatConsumer(FrameConsumer):
             return await self.refuse(
                 CLOSE_PROTOCOL, "unsupported_protocol", f"protocol {version!r} unsupported; use {PROTOCOL_VERSION}"
             )
+        token = params.get("token")
+        if not conversations.well_formed_key(params.get("site", "")):
+            return await self.refuse(CLOSE_UNKNOWN_SITE, "invalid_site", "the site key is malformed")
+        if token is not None and not conversations.well_formed_key(token):
+            return await self.refuse(CLOSE_PROTOCOL, "invalid_token", "the resume token is malformed")
         site = await db(conversations.find_site)(params.get("site", ""))
         if site is None:
             return await self.refuse(CLOSE_UNKNOWN_SITE, "unknown_site", "no active site has this key")
@@ -142,11 +149,19 @@ class ChatConsumer(FrameConsumer):
             return await self.refuse(
                 CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections", "too many open chats from this address"
             )
+        try:
+            await self.open(site, token, params)
+        except BaseException:
+            # Whatever failed after the connection was counted, it is counted no longer
+            # (Channels does not call disconnect() for a connect() that raised).
+            await self.release()
+            raise
+
+    async def open(self, site: Any, token: str | None, params: dict[str, str]) -> None:
+        """Open or resume the conversation and send its hello and history."""
         answer_messages.start()
         self.has_peers = False
-        self.conversation, _ = await db(conversations.open_conversation)(
-            site, params.get("token")
-        )
+        self.conversation, _ = await db(conversations.open_conversation)(site, token)
         self.group = conversation_group(self.conversation.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_json(
@@ -176,10 +191,14 @@ class ChatConsumer(FrameConsumer):
         await self.send_json({"type": "error", "code": error, "detail": detail})
         await self.close(code=code)
 
+    async def release(self) -> None:
+        """Give back this socket's place in its address's connection budget (once)."""
+        ticket, self.ticket = self.ticket, None
+        if ticket is not None:
+            await budgets.disconnect(ticket)
+
     async def disconnect(self, code: int) -> None:
-        if self.ticket is not None:
-            await budgets.disconnect(self.ticket)
-            self.ticket = None
+        await self.release()
         if self.conversation is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -202,8 +221,7 @@ class ChatConsumer(FrameConsumer):
             raise FrameError("invalid_text", "text contains characters that cannot be stored (NUL or lone surrogates)")
         if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
             raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
-        if not await budgets.allow_message(str(self.conversation.public_id), self.ip or ""):
-            raise FrameError("rate_limited", "too many messages; wait a moment and send again")
+        await self.spend()
         conversation_id = self.conversation.pk
         received = await store_messages.submit(Incoming(conversation_id, client_id, text))
         # Acknowledged once committed; the answer is worked out after.
@@ -218,15 +236,22 @@ class ChatConsumer(FrameConsumer):
             question = Question(conversation_id, received.message.text, received.status, received.message.pk)
             await self.deliver(await answer_messages.submit(question))
 
+    async def spend(self) -> None:
+        """Take one frame that stores something from the chat's and the address's rate budgets."""
+        if not await budgets.allow_message(str(self.conversation.public_id), self.ip or ""):
+            raise FrameError("rate_limited", "too many messages; wait a moment and send again")
+
     async def on_handoff(self, frame: dict[str, Any]) -> None:
         reason = frame.get("reason")
         reason = reason if isinstance(reason, str) and storable(reason) else "customer asked"
+        await self.spend()
         await self.deliver(await db(handoff.request)(self.conversation.pk, reason[:200]))
 
     async def on_feedback(self, frame: dict[str, Any]) -> None:
         seq, value = frame.get("seq"), frame.get("value")
         if not isinstance(seq, int) or isinstance(seq, bool) or value not in ("up", "down"):
             raise FrameError("invalid_feedback", 'feedback needs an integer seq and value "up" or "down"')
+        await self.spend()
         message = await db(conversations.set_feedback)(self.conversation.pk, seq, value)
         if message is None:
             raise FrameError("unknown_message", f"no bot message with seq {seq}")
@@ -250,8 +275,10 @@ class ChatConsumer(FrameConsumer):
 
     async def on_email(self, frame: dict[str, Any]) -> None:
         email = frame.get("email")
-        reply = await db(handoff.leave_email)(self.conversation.pk, email) if isinstance(
-            email, str) and storable(email) else None
+        if not isinstance(email, str) or not handoff.valid_email(email):
+            raise FrameError("invalid_email", "that does not look like an email address")
+        await self.spend()
+        reply = await db(handoff.leave_email)(self.conversation.pk, email)
         if reply is None:
             raise FrameError("invalid_email", "that does not look like an email address")
         await self.send_json({"type": "email", "saved": True})

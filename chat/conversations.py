@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,19 @@ from privacy.redaction import redact
 HISTORY_LIMIT = 500
 
 
+# Site keys and resume tokens are URL-safe base64 (secrets.token_urlsafe) or slugs. Anything
+# else is refused before a query: PostgreSQL rejects a NUL in a parameter with an error.
+KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def well_formed_key(value: str | None) -> bool:
+    """Whether `value` has the shape of a site key or a resume token."""
+    return isinstance(value, str) and KEY.fullmatch(value) is not None
+
+
 def find_site(public_key: str) -> Site | None:
+    if not well_formed_key(public_key):
+        return None
     return Site.objects.filter(public_key=public_key, is_active=True).first()
 
 
@@ -55,7 +68,7 @@ def storable(text: str) -> bool:
 
 def open_conversation(site: Site, token: str | None) -> tuple[Conversation, bool]:
     """Resume the conversation with this token on this site, or start a new one."""
-    if token:
+    if token and well_formed_key(token):
         conversation = Conversation.objects.filter(site=site, token=token).first()
         if conversation is not None:
             return conversation, False

@@ -1,16 +1,18 @@
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from chat import health
-from chat.models import Site
+from chat import conversations, health
 from chat.widget import site_context
 
 
 @require_GET
 def chat_page(request: HttpRequest) -> HttpResponse:
     """The full-page chat with the demo bot (same client code as the widget)."""
-    site = Site.objects.filter(public_key=request.GET.get("site", "demo"), is_active=True).first()
+    key = request.GET.get("site", "demo")
+    if not conversations.well_formed_key(key):
+        return HttpResponseBadRequest("The site key in this address is malformed.", content_type="text/plain")
+    site = conversations.find_site(key)
     return render(request, "chat/page.html", {"site": site_context(site) if site else None})
 
 

@@ -106,7 +106,10 @@ def _refused(request: HttpRequest, status: int, detail: str) -> HttpResponse:
 @require_GET
 def widget_frame(request: HttpRequest) -> HttpResponse:
     """The chat panel inside the host page's iframe, only for origins the site allows."""
-    site = conversations.find_site(request.GET.get("site", ""))
+    key = request.GET.get("site", "")
+    if not conversations.well_formed_key(key):
+        return _refused(request, 400, "This chat widget's site key is malformed.")
+    site = conversations.find_site(key)
     if site is None:
         return _refused(request, 404, "This chat widget has an unknown or inactive site key.")
     origin = request.GET.get("origin", "").rstrip("/")
