@@ -7,12 +7,12 @@ policy checks the status it reads under the same row lock that orders messages.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -28,7 +28,6 @@ from knowledge.tickets import propose_ticket
 
 AGENTS_GROUP = "agents"
 PRESENCE_TTL = timedelta(seconds=90)
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Status = Conversation.Status
 
 
@@ -92,10 +91,19 @@ def request(conversation_id: int, reason: str) -> Reply:
                  offer_email=not online)
 
 
+def valid_email(email: str) -> bool:
+    """Whether `email` is an address Django's validator accepts (no markup, no spaces, a real domain)."""
+    try:
+        validate_email(email.strip())
+    except ValidationError:
+        return False
+    return True
+
+
 def leave_email(conversation_id: int, email: str) -> Reply | None:
     """Keep the customer's email for an agent to answer later; None when it is not an email."""
     email = email.strip()
-    if not EMAIL.match(email) or len(email) > 254:
+    if not valid_email(email):
         return None
     conversation = Conversation.objects.select_related("visitor").get(pk=conversation_id)
     conversation.visitor.email = email
