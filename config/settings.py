@@ -4,6 +4,7 @@ The defaults run a fresh checkout with no services: SQLite, the in-memory channe
 a filesystem Celery broker. Bad values raise ImproperlyConfigured at start-up.
 """
 
+import ipaddress
 from pathlib import Path
 
 import django_stubs_ext
@@ -190,6 +191,20 @@ SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=SECURE_HTTPS)
 # Health checks come from inside the network, over plain http.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^readyz$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def _networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in env.list(name, default=[])]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a comma-separated list of networks (CIDR): {exc}") from exc
+
+
+# The client's address behind reverse proxies (config/proxy.py): how many proxies in front of
+# Daphne append to X-Forwarded-For (PROXY_HEADERS=true means one), and/or the networks they
+# live in. Nothing else in the header is believed: the client writes its left part.
+TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 1 if _bool("PROXY_HEADERS", False) else 0, minimum=0)
+TRUSTED_PROXY_NETWORKS = _networks("TRUSTED_PROXY_NETWORKS")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SECURE_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0

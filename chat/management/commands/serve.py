@@ -155,10 +155,8 @@ class Command(BaseCommand):
         (var / "broker" / "processed").mkdir(parents=True, exist_ok=True)
         # Daphne through config.web, which redacts its access log (issue 14, item 11).
         web = [python, "-m", "config.web", "-b", host, "-p", str(port)]
-        if os.environ.get("PROXY_HEADERS", "").lower() in ("1", "true", "yes"):
-            # Behind a reverse proxy every customer would share the proxy's address (and its
-            # per-address limits): take the client address from X-Forwarded-For instead.
-            web.append("--proxy-headers")
+        # No --proxy-headers: Daphne believes the leftmost X-Forwarded-For entry, which the client
+        # writes. config/proxy.py reads the header trusting only TRUSTED_PROXY_HOPS.
         commands = {
             "web": [*web, "config.asgi:application"],
             # One training at a time: a TensorFlow child is ~0.6 GB (STYLE.md §21).
