@@ -1,8 +1,9 @@
-"""The server's limits reach the browser: a live stack with a 40-character message limit.
+"""The socket module in a real Chromium, on the chat page and in the agent console (static/chat/socket.js).
 
-The customer's composer and the agent's reply box learn the limit from the socket's first frame
-(nothing in the page or the scripts says 40) and keep a longer message, with an explanation,
-instead of sending it to be refused.
+A live stack with a 40-character message limit: the customer's composer and the agent's reply box
+learn it from the socket's first frame (nothing in the page or the scripts says 40) and keep a
+longer message, with an explanation, instead of sending it to be refused. Both pages reconnect
+by themselves after the server restarts.
 """
 
 from __future__ import annotations
@@ -131,3 +132,39 @@ def test_the_agent_reply_box_enforces_the_same_limit(new_page, stack):
     expect(customer.locator(".from-agent")).to_contain_text(FITS)
     expect(agent.locator("#log .from-agent")).to_have_count(1)
     assert stack.sql("SELECT text FROM chat_message WHERE sender = 'agent'") == [(FITS,)]
+
+
+def test_after_a_server_restart_the_console_and_the_customer_reconnect_and_talk_again(new_page, stack):
+    customer = new_page()
+    customer.goto(stack.url(0, "/?site=demo"))
+    customer.get_by_label("Message").fill("Please get me a person, about a restart")
+    customer.get_by_label("Message").press("Enter")
+    customer.get_by_role("button", name="Talk to a person").click()
+    expect(customer.get_by_text("Waiting for an agent…")).to_be_visible()
+
+    agent = new_page()
+    agent.goto(stack.url(0, "/agent/"))
+    agent.get_by_label("Username").fill(STAFF_USER)
+    agent.get_by_label("Password").fill(STAFF_PASSWORD)
+    agent.get_by_role("button", name="Sign in").click()
+    [(conversation,)] = stack.sql(
+        "SELECT c.public_id FROM chat_conversation c JOIN chat_message m ON m.conversation_id = c.id WHERE m.text = %s",
+        ("Please get me a person, about a restart",))
+    agent.locator(f".queue-item[data-conversation='{conversation}']").click()
+    expect(agent.get_by_role("log")).to_contain_text("about a restart")
+    agent.get_by_role("button", name="Join", exact=True).click()
+    expect(customer.get_by_text("You're chatting with a person")).to_be_visible()
+
+    stack.kill("daphne0")
+    expect(agent.get_by_role("status")).to_have_text("Reconnecting…")
+    stack.restart("daphne0")
+    # Backoff grows while the server is down: the retries may take a few seconds.
+    expect(agent.get_by_role("status")).to_have_text("Online", timeout=45_000)
+
+    # The console watches the conversation it showed again, without a click.
+    customer.get_by_label("Message").fill("Still there after the restart?")
+    customer.get_by_label("Message").press("Enter")
+    expect(agent.get_by_role("log")).to_contain_text("Still there after the restart?", timeout=45_000)
+    agent.get_by_label("Reply").fill("Yes, still here.")
+    agent.get_by_label("Reply").press("Enter")
+    expect(customer.locator(".from-agent")).to_contain_text("Yes, still here.")
