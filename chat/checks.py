@@ -35,6 +35,17 @@ def secret_key_is_not_the_development_one(app_configs, **kwargs):
     return []
 
 
+@register(Tags.security)
+def production_has_its_own_secret_key(app_configs, **kwargs):
+    """Outside DEBUG the development key is refused by every command and by the web process:
+    it is public (in this repository), so sessions and password-reset links could be forged."""
+    if not settings.DEBUG and settings.USING_DEV_SECRET:
+        return [Error("SECRET_KEY is not set and DEBUG is off: the development key is public",
+                      hint="Set SECRET_KEY in the environment (e.g. python -c 'import secrets; "
+                      "print(secrets.token_urlsafe(50))'), or DEBUG=true for development.", id="chat.E003")]
+    return []
+
+
 @register(deploy=True)
 def redis_is_configured_for_production(app_configs, **kwargs):
     if not settings.REDIS_URL:

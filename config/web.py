@@ -2,11 +2,13 @@
 
 Daphne writes its access log straight to stdout, past Django's logging and its redacting
 filter, and a request line holds the query string: an admin search for an email or a card
-number would be logged in full. `python -m config.web ARGS` takes Daphne's own arguments.
+number would be logged in full. `python -m config.web ARGS` takes Daphne's own arguments,
+after Django's system checks pass.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
 
@@ -30,8 +32,15 @@ class RedactingStream:
 
 
 def main() -> None:
+    import django
     from daphne.cli import CommandLineInterface
+    from django.core.management import call_command
 
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    # The system checks at start-up, as every manage.py command runs them: a production
+    # process without its own SECRET_KEY (chat.E003) does not start.
+    call_command("check", fail_level="ERROR")
     sys.stdout = RedactingStream(sys.stdout)
     sys.stderr = RedactingStream(sys.stderr)
     CommandLineInterface.entrypoint()

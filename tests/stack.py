@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+STACK_SECRET_KEY = secrets.token_urlsafe(50)
 
 
 class StackError(RuntimeError):
@@ -258,6 +259,8 @@ class Stack:
             # Plain http on localhost: cookies without the Secure flag, no HSTS.
             SECURE_HTTPS="false",
             PYTHONUNBUFFERED="1",
+            # Production settings (DEBUG off) need their own key (check chat.E003).
+            SECRET_KEY=os.environ.get("SECRET_KEY") or STACK_SECRET_KEY,
             ASGI_THREADS=os.environ.get("ASGI_THREADS", "24"),  # as `manage.py serve` runs Daphne
             TF_CPP_MIN_LOG_LEVEL="3",
         )

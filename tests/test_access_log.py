@@ -2,6 +2,7 @@
 
 import http.client
 import io
+import os
 import subprocess
 import sys
 
@@ -37,7 +38,7 @@ def test_the_web_process_prints_its_access_log_redacted(tmp_path):
     with log.open("w") as sink:
         web = subprocess.Popen(
             [sys.executable, "-m", "config.web", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            stdout=sink, stderr=subprocess.STDOUT,
+            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "SECRET_KEY": "test-" + "k" * 50},
         )
         try:
             _wait_port(port, timeout=60, alive=lambda: web.poll() is None)

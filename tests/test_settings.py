@@ -38,3 +38,16 @@ def test_production_settings_pass_the_deploy_checks():
 def test_the_development_secret_is_an_error_in_deploy_checks():
     result = run_manage("check", "--deploy", DEBUG="false", ALLOWED_HOSTS="chat.example.com")
     assert "chat.E002" in result.stderr + result.stdout
+
+
+def test_without_debug_and_without_a_secret_key_check_fails_and_the_web_process_does_not_start():
+    result = run_manage("check", DEBUG="false")
+    assert result.returncode != 0 and "chat.E003" in result.stderr + result.stdout
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    web = subprocess.run([sys.executable, "-m", "config.web", "-p", "1", "config.asgi:application"], cwd=ROOT,
+                         env={**env, "DEBUG": "false"}, capture_output=True, text=True, timeout=120)
+    assert web.returncode != 0 and "chat.E003" in web.stderr
+
+
+def test_development_mode_starts_with_the_development_key():
+    assert run_manage("check", DEBUG="true").returncode == 0
