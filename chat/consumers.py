@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
 from django.conf import settings
+from django.db import DatabaseError
 
 from chat import conversations, handoff, limits, replies
 from chat.batcher import Batcher, db
@@ -42,6 +43,7 @@ CLOSE_UNKNOWN_SITE = 4404
 CLOSE_ORIGIN = 4403
 CLOSE_PROTOCOL = 4400
 CLOSE_TOO_MANY_CONNECTIONS = 4429
+CLOSE_UNAVAILABLE = 4503  # not fatal: clients reconnect with backoff (Daphne sends no 1013)
 
 
 def conversation_group(public_id: Any) -> str:
@@ -86,6 +88,12 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await handler(self, frame)
         except (FrameError, handoff.HandoffError) as exc:
             await self.send_json({"type": "error", "code": exc.code, "detail": exc.detail, **self.echo_ids(text_data)})
+        except DatabaseError as exc:
+            # Not stored, so not acknowledged: the client sends it again (same client_id) later.
+            log.warning("frame refused: the database is unavailable (%s)", exc)
+            await self.send_json({"type": "error", "code": "unavailable",
+                                  "detail": "the service cannot store this right now; send it again shortly",
+                                  **self.echo_ids(text_data)})
 
     def ready(self) -> bool:
         return True
@@ -118,13 +126,36 @@ class ChatConsumer(FrameConsumer):
     conversation: Conversation | None = None
     ip: str | None = None
     ticket: Ticket | None = None  # this socket's place in its address's connection budget
+    created = False  # whether this socket started its conversation
 
     async def connect(self) -> None:
+        await self.accept()
+        try:
+            await self.open_chat()
+        except Exception as exc:
+            # Nothing half-open stays behind: no empty conversation, no counted connection.
+            if self.created and self.conversation is not None:
+                await self.forget_conversation(self.conversation.pk)
+            self.conversation = None
+            if isinstance(exc, DatabaseError):
+                log.warning("chat refused: the database is unavailable (%s)", exc)
+            else:
+                log.exception("chat refused: opening it failed")
+            await self.refuse(CLOSE_UNAVAILABLE, "unavailable", "the chat is unavailable right now; try again shortly")
+
+    @staticmethod
+    async def forget_conversation(pk: int) -> None:
+        try:
+            await db(conversations.discard_new_conversation)(pk)
+        except DatabaseError as exc:
+            log.warning("could not remove the conversation %s that failed to open (%s)", pk, exc)
+
+    async def open_chat(self) -> None:
+        """Check the handshake, count the connection, then open the conversation."""
         # latin-1 decodes any bytes: a malformed query string is refused below, never a crash.
         query = self.scope.get("query_string", b"").decode("latin-1")
         params = {k: v[-1] for k, v in parse_qs(query).items()}
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in self.scope.get("headers", [])}
-        await self.accept()
         # Refusals are sent as an error frame then a close code, both of which a browser can read
         # (a rejected HTTP upgrade reaches page scripts only as an anonymous 1006).
         version = params.get("v", str(PROTOCOL_VERSION))
@@ -161,7 +192,7 @@ class ChatConsumer(FrameConsumer):
         """Open or resume the conversation and send its hello and history."""
         answer_messages.start()
         self.has_peers = False
-        self.conversation, _ = await db(conversations.open_conversation)(site, token)
+        self.conversation, self.created = await db(conversations.open_conversation)(site, token)
         self.group = conversation_group(self.conversation.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_json(

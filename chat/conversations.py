@@ -76,6 +76,15 @@ def open_conversation(site: Site, token: str | None) -> tuple[Conversation, bool
     return Conversation.objects.create(site=site, visitor=visitor), True
 
 
+def discard_new_conversation(conversation_id: int) -> None:
+    """Remove a conversation that failed to open, with its visitor, if nothing was said in it."""
+    conversation = Conversation.objects.filter(pk=conversation_id, last_seq=0).first()
+    if conversation is not None:
+        visitor_id = conversation.visitor_id
+        conversation.delete()
+        Visitor.objects.filter(pk=visitor_id, conversations__isnull=True).delete()
+
+
 def history(conversation_id: int, after: int = 0) -> list[Message]:
     messages = (
         Message.objects.filter(conversation_id=conversation_id, seq__gt=after).select_related("agent").order_by("-seq")

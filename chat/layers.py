@@ -1,10 +1,12 @@
 """The channel layer: channels-redis, made to outlive a Redis restart.
 
-Stock channels-redis raises a Redis connection error out of `receive` and `send`, which ends the
-consumer and closes the customer's socket (1011), and a restarted Redis has forgotten every group.
-Here `receive` waits and retries while Redis is unreachable, a send that cannot reach Redis is
-dropped with a warning, and once Redis answers again this process's group memberships (which it
-remembers) are added back, so open chats keep working: other tabs and agents hear them again.
+Stock channels-redis raises a Redis connection error out of `receive`, `send` and `group_add`,
+which ends the consumer and closes the customer's socket (1011), and a restarted Redis has
+forgotten every group. Here `receive` waits and retries while Redis is unreachable, a send that
+cannot reach Redis is dropped with a warning, a group joined meanwhile is joined later, and once
+Redis answers again this process's group memberships (which it remembers) are added back, so
+chats keep working on their own process while Redis is away, and other tabs and agents hear
+them again once it is back.
 Dropping is what a channel layer promises anyway (at most once delivery); every chat message is
 in the database first, and sockets replay what they missed from there when they reconnect.
 """
@@ -32,8 +34,13 @@ class RedisChannelLayer(StockRedisChannelLayer):
         self.groups_lost = False
 
     async def group_add(self, group: str, channel: str) -> None:
+        """Join a group; while Redis is unreachable, remember it and join once Redis is back."""
         self.memberships[channel].add(group)
-        await super().group_add(group, channel)
+        try:
+            await super().group_add(group, channel)
+        except UNREACHABLE as exc:
+            self.groups_lost = True
+            log.warning("channel layer: Redis unreachable (%s); %s joins %s when it is back", exc, channel, group)
 
     async def group_discard(self, group: str, channel: str) -> None:
         groups = self.memberships.get(channel)
@@ -41,7 +48,10 @@ class RedisChannelLayer(StockRedisChannelLayer):
             groups.discard(group)
             if not groups:
                 del self.memberships[channel]
-        await super().group_discard(group, channel)
+        try:
+            await super().group_discard(group, channel)
+        except UNREACHABLE as exc:  # the membership expires in Redis by itself (group_expiry)
+            log.warning("channel layer: Redis unreachable (%s); %s left %s only here", exc, channel, group)
 
     async def send(self, channel: str, message: dict) -> None:
         await self._deliver(super().send, channel, message)

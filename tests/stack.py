@@ -473,6 +473,7 @@ class ChatClient:
         self.answered: dict[str, dict[str, Any]] = {}
         self.frames: list[dict[str, Any]] = []
         self.connections = 0
+        self.unavailable = 0  # "unavailable" error frames received
 
     def _url(self) -> str:
         base = self.url() if callable(self.url) else self.url
@@ -491,6 +492,8 @@ class ChatClient:
                 self.ws = await connect(self._url(), additional_headers=headers, open_timeout=5,
                                         ping_interval=None, max_size=None)
                 hello = await self._recv(5)
+                if hello.get("type") == "error" and hello.get("code") == "unavailable":
+                    raise ConnectionError("the server is unavailable right now")  # retried below
                 if hello.get("type") != "conversation":
                     raise StackError(f"refused: {hello}")
                 break
@@ -570,6 +573,14 @@ class ChatClient:
                 continue
             except Exception:  # the socket died: reconnect, resend
                 await self._drop()
+                continue
+            if frame.get("type") == "error" and frame.get("code") == "unavailable":
+                # Not stored (the database is away): send what is pending again after a moment.
+                self.unavailable += 1
+                await asyncio.sleep(0.2)
+                for pending in self.pending():
+                    await self.ws.send(json.dumps({"type": "message", "client_id": pending,
+                                                   "text": self.texts[pending]}))
                 continue
             if frame.get("type") == "error":
                 raise StackError(f"server refused {client_id}: {frame}")

@@ -170,8 +170,9 @@ export class ChatConnection {
       return;
     }
     const item = frame.client_id && this.outbox.find((i) => i.client_id === frame.client_id);
-    if (item && frame.code === "rate_limited") {
-      // Not stored: keep it and send it again when the server's window has room for one more
+    if (item && (frame.code === "rate_limited" || frame.code === "unavailable")) {
+      // Not stored (too fast, or the database is away): keep it and send it again when the
+      // server's window has room for one more
       // (about every 60 / rate_per_minute seconds; refused again, it waits again; a reconnect
       // also resends it).
       clearTimeout(this.timers.rateLimit);
