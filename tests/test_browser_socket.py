@@ -9,6 +9,7 @@ by themselves after the server restarts.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,20 @@ def test_after_a_server_restart_the_console_and_the_customer_reconnect_and_talk_
     agent.get_by_label("Reply").fill("Yes, still here.")
     agent.get_by_label("Reply").press("Enter")
     expect(customer.locator(".from-agent")).to_contain_text("Yes, still here.")
+
+
+def test_a_saved_token_the_server_cannot_read_starts_a_new_conversation_and_loses_no_message(new_page, stack):
+    page = new_page()
+    page.goto(stack.url(0, "/healthz"))  # the chat's origin, to seed its storage before the chat loads
+    page.evaluate("""() => {
+        localStorage.setItem('chat.v1.demo.token', 'not a token!');
+        localStorage.setItem('chat.v1.demo.outbox', JSON.stringify(
+            [{client_id: 'kept-through-a-bad-token', text: 'Written before the token broke', created: new Date().toISOString()}]));
+    }""")
+    page.goto(stack.url(0, "/?site=demo"))
+
+    expect(page.locator(".from-bot:not(.is-greeting)")).to_have_count(1)
+    expect(page.locator(".from-customer")).to_have_text(re.compile("Written before the token broke"))
+    expect(page.locator(".chat-banner")).to_be_hidden()
+    assert page.evaluate("localStorage.getItem('chat.v1.demo.token')") != "not a token!"
+    assert stack.message_counts(["kept-through-a-bad-token"]) == {"kept-through-a-bad-token": 1}

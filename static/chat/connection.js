@@ -72,6 +72,15 @@ export class ChatConnection {
   changed(detail) {
     if (detail.state === "refused") {
       const why = this.lastError || { code: String(detail.code), detail: "The chat refused this page." };
+      if (why.code === "invalid_token" && this.token) {
+        // A saved token the server cannot read (edited storage): start a new conversation and
+        // keep the outbox, rather than being refused on every visit.
+        this.store.remove("token");
+        this.resetSeen();
+        this.socket.attempt = 0;
+        this.start();
+        return;
+      }
       this.emit("state", { state: "refused", code: why.code, detail: why.detail });
       return;
     }
