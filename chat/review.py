@@ -60,7 +60,7 @@ def queue(limit: int = 50, scan: int = 2000) -> list[ReviewItem]:
         Message.objects.filter(sender=Message.Sender.CUSTOMER, reviewed=False)
         .annotate(done=Exists(labelled))
         .filter(done=False)
-        .select_related("conversation")
+        .select_related("conversation", "conversation__rating")
         .order_by("-created")[:scan]
     )
     items = []

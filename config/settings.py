@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "serving",
     "chat",
     "training",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,9 @@ CELERY_BEAT_SCHEDULE = {
     "reap-dead-training-runs": {"task": "training.tasks.reap_dead_runs", "schedule": 120.0},
     "apply-retention": {"task": "chat.tasks.apply_retention", "schedule": 3600.0},
     "requeue-abandoned-chats": {"task": "chat.tasks.requeue_abandoned_chats", "schedule": 60.0},
+    # Yesterday's and the day before's figures, again as late ratings and thumbs come in.
+    "insights-rollup": {"task": "insights.tasks.rollup_recent", "schedule": 600.0},
+    "insights-content-gaps": {"task": "insights.tasks.refresh_content_gaps", "schedule": 86400.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/review/<int:message_id>/", review_label, name="review_label"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("insights/", include("insights.urls")),
     path("", include("chat.urls")),
 ]

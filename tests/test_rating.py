@@ -84,3 +84,18 @@ async def test_ratings_count_against_the_conversations_message_budget(site, fake
     assert frame["code"] == "rate_limited"
     assert await database_sync_to_async(Rating.objects.count)() == 0
     await ws.disconnect()
+
+
+@pytest.mark.django_db
+def test_the_review_queue_shows_the_conversations_rating(client, site):
+    import datetime as dt
+
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from tests.insights_data import conversation, fallback
+
+    conversation(site, timezone.now() - dt.timedelta(minutes=5), fallback("where is the shop?"), rating=1)
+    User.objects.create_user("owner", password="pw-123-456-789", is_staff=True)
+    client.login(username="owner", password="pw-123-456-789")
+    assert "customer rated the chat <b>1/5</b>" in client.get("/admin/review/").content.decode()
