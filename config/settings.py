@@ -67,6 +67,11 @@ INSTALLED_APPS = [
     "chat",
     "training",
     "insights",
+    # Integrations on top (issue 19): the REST API, its OpenAPI schema and pages, webhooks.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets served by us (no CDN)
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +142,8 @@ def redis_channel_layer(url: str) -> dict:
 
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
+    # The API's per-key rate limits (DRF throttling) count in the cache: shared by every process.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -235,6 +242,32 @@ RETRAIN_GATE_TOLERANCE = env.float("RETRAIN_GATE_TOLERANCE", default=0.02)
 RETRAIN_MIN_ACCURACY = env.float("RETRAIN_MIN_ACCURACY", default=0.5)
 RETRAIN_EPOCHS = _int("RETRAIN_EPOCHS", 12)
 RETRAIN_MIN_NEW_EXAMPLES = _int("RETRAIN_MIN_NEW_EXAMPLES", 20)
+
+# The REST API (api/, docs/api.md): per-site keys, scopes, per-key rate limits, one error shape.
+API_RATE_PER_MINUTE = _int("API_RATE_PER_MINUTE", 600)  # per key, unless the key sets its own
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.keys.BearerKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.keys.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.keys.KeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Cursor",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.Schema",
+    "EXCEPTION_HANDLER": "api.errors.handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Support bot API",
+    "DESCRIPTION": "Conversations, curated intents, tickets, model versions and webhooks. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 LOGGING = {
     "version": 1,
