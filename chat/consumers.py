@@ -46,8 +46,7 @@ CLOSE_TOO_MANY_CONNECTIONS = 4429
 CLOSE_UNAVAILABLE = 4503  # not fatal: clients reconnect with backoff (Daphne sends no 1013)
 
 
-def conversation_group(public_id: Any) -> str:
-    return f"conv.{str(public_id).replace('-', '')}"
+conversation_group = handoff.conversation_group
 
 
 class FrameError(Exception):
@@ -192,7 +191,9 @@ class ChatConsumer(FrameConsumer):
         """Open or resume the conversation and send its hello and history."""
         answer_messages.start()
         self.has_peers = False
-        self.conversation, self.created = await db(conversations.open_conversation)(site, token)
+        self.conversation, self.created = await db(conversations.open_conversation)(
+            site, token, params.get("page", ""), params.get("previous")
+        )
         self.group = conversation_group(self.conversation.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_json(
@@ -201,8 +202,7 @@ class ChatConsumer(FrameConsumer):
                 "id": str(self.conversation.public_id),
                 "token": self.conversation.token,
                 "status": self.conversation.status,
-                "offer_email": self.conversation.status == Conversation.Status.WAITING
-                and await db(handoff.offer_email)(self.conversation),
+                "offer_email": await db(handoff.customer_connected)(self.conversation),
                 "protocol": PROTOCOL_VERSION,
                 "greeting": site.greeting,
                 "site": {"name": site.name, "color": site.color, "position": site.position, "language": site.language},
@@ -232,6 +232,8 @@ class ChatConsumer(FrameConsumer):
         await self.release()
         if self.conversation is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            if self.conversation.status == Conversation.Status.WAITING:
+                await db(handoff.customer_left)(self.conversation.pk)
 
     def ready(self) -> bool:
         return self.conversation is not None
@@ -277,6 +279,9 @@ class ChatConsumer(FrameConsumer):
         reason = reason if isinstance(reason, str) and storable(reason) else "customer asked"
         await self.spend()
         await self.deliver(await db(handoff.request)(self.conversation.pk, reason[:200]))
+
+    async def on_stop_waiting(self, frame: dict[str, Any]) -> None:
+        await self.deliver(await db(handoff.stop_waiting)(self.conversation.pk))
 
     async def on_feedback(self, frame: dict[str, Any]) -> None:
         seq, value = frame.get("seq"), frame.get("value")
@@ -325,6 +330,7 @@ class ChatConsumer(FrameConsumer):
     handlers = {
         "message": on_message,
         "handoff": on_handoff,
+        "stop_waiting": on_stop_waiting,
         "feedback": on_feedback,
         "rating": on_rating,
         "email": on_email,
@@ -501,13 +507,7 @@ class AgentConsumer(FrameConsumer):
     async def deliver(self, public_id: str, reply: Reply) -> None:
         """Send an action's result to the customer's sockets (through the layer) and to this console."""
         group = conversation_group(public_id)
-        frames: list[dict[str, Any]] = []
-        if reply.status:
-            frames.append({"type": "status", "status": reply.status, "offer_email": reply.offer_email})
-        for message in reply.messages:
-            frames.append(conversations.message_frame(message))
-        for frame in frames:
-            frame["conversation"] = public_id
+        for frame in handoff.reply_frames(public_id, reply):
             await self.channel_layer.group_send(group, {"type": "chat.frame", "frame": frame, "origin": self.channel_name})
             await self.send_json(frame)
 

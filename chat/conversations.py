@@ -21,6 +21,9 @@ from chat.models import Conversation, Message, Rating, Site, Visitor
 from privacy.redaction import redact
 
 HISTORY_LIMIT = 500
+# The bot answers while it owns the chat, while the chat waits for a person, and after it became
+# an offline message; only a person owning the chat silences it.
+BOT_ANSWERS = frozenset({Conversation.Status.BOT, Conversation.Status.WAITING, Conversation.Status.OFFLINE})
 
 
 # Site keys and resume tokens are URL-safe base64 (secrets.token_urlsafe) or slugs. Anything
@@ -66,14 +69,32 @@ def storable(text: str) -> bool:
     return True
 
 
-def open_conversation(site: Site, token: str | None) -> tuple[Conversation, bool]:
-    """Resume the conversation with this token on this site, or start a new one."""
+def open_conversation(site: Site, token: str | None, page: str = "", previous: str | None = None
+                      ) -> tuple[Conversation, bool]:
+    """Resume the conversation with this token on this site, or start a new one.
+
+    A new conversation started from an earlier one (`previous`, that chat's token) belongs to
+    the same visitor, so agents see the customer's earlier conversations; `page` is where the
+    customer chats from.
+    """
+    page = page if _web_address(page) else ""
     if token and well_formed_key(token):
         conversation = Conversation.objects.filter(site=site, token=token).first()
         if conversation is not None:
+            if page and page != conversation.page:
+                Conversation.objects.filter(pk=conversation.pk).update(page=page)
+                conversation.page = page
             return conversation, False
-    visitor = Visitor.objects.create(site=site)
-    return Conversation.objects.create(site=site, visitor=visitor), True
+    earlier = None
+    if previous and well_formed_key(previous):
+        earlier = Conversation.objects.filter(site=site, token=previous).select_related("visitor").first()
+    visitor = earlier.visitor if earlier is not None else Visitor.objects.create(site=site)
+    return Conversation.objects.create(site=site, visitor=visitor, page=page), True
+
+
+def _web_address(page: str) -> bool:
+    parts = urlsplit(page)
+    return len(page) <= 500 and parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def discard_new_conversation(conversation_id: int) -> None:
@@ -290,7 +311,7 @@ def receive_customer_message(conversation_id: int, client_id: str, text: str) ->
             conversation_id=conversation_id, client_id=client_id
         )
     conversation = existing.conversation
-    unanswered = conversation.last_seq == existing.seq and conversation.status == Conversation.Status.BOT
+    unanswered = conversation.last_seq == existing.seq and conversation.status in BOT_ANSWERS
     return Received(existing, created=False, needs_reply=unanswered, status=conversation.status)
 
 
@@ -348,7 +369,7 @@ def _store_new(batch: list[Incoming]) -> list[Received]:
             ]
         )
     return [
-        Received(message, created=True, needs_reply=statuses[message.conversation_id] == Conversation.Status.BOT,
+        Received(message, created=True, needs_reply=statuses[message.conversation_id] in BOT_ANSWERS,
                  status=statuses[message.conversation_id])
         for message in messages
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -17,10 +18,11 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.translation import gettext as _, override
 
-from chat import conversations
+from chat import conversations, hours
 from chat.conversations import Reply
-from chat.models import AgentPresence, Conversation, Message
+from chat.models import AgentPresence, Conversation, Message, Site
 from privacy.redaction import redact
 
 from knowledge.models import Ticket
@@ -46,14 +48,22 @@ def agents_online() -> int:
     return AgentPresence.objects.filter(last_seen__gte=cutoff).values("user").distinct().count()
 
 
+def available(site: Site) -> bool:
+    """Whether a person can take a chat now: business hours, and an agent's console open."""
+    return hours.is_open(site) and agents_online() > 0
+
+
 def offer_email(conversation: Conversation) -> bool:
-    """A waiting customer with nobody online to take the chat may leave an email instead."""
-    return conversation.status == Status.WAITING and not agents_online()
+    """A waiting customer nobody can take now, or whose chat became an offline message, may leave an email."""
+    if conversation.status not in (Status.WAITING, Status.OFFLINE) or conversation.visitor.email:
+        return False
+    return conversation.status == Status.OFFLINE or not available(conversation.site)
 
 
 def queue_position(conversation: Conversation) -> int:
+    """Place in the queue among chats still waiting live (whose customer has not left)."""
     return Conversation.objects.filter(
-        status=Status.WAITING, waiting_since__lte=conversation.waiting_since
+        status=Status.WAITING, waiting_since__lte=conversation.waiting_since, customer_left__isnull=True
     ).count()
 
 
@@ -61,34 +71,72 @@ def _system(conversation_id: int, text: str) -> Message:
     return conversations.append(conversation_id, Message.Sender.SYSTEM, text)
 
 
+def _language(conversation_id: int) -> str:
+    return Site.objects.filter(conversations=conversation_id).values_list("language", flat=True).first() or "en"
+
+
 def _set_status(conversation_id: int, status: str, **fields: Any) -> None:
     Conversation.objects.filter(pk=conversation_id).update(status=status, updated=timezone.now(), **fields)
 
 
+def _nobody_text(site: Site) -> str:
+    """What a customer is told when nobody can take the chat now (in the site's language)."""
+    with override(site.language):
+        back = hours.describe_opening(site)
+        if back:
+            first = _("Our team is away right now; a person will be back %(when)s.") % {"when": back}
+        else:
+            first = _("No agent is online right now, so nobody can join this chat at the moment.")
+        return " ".join([first, _("Leave your email and a person will get back to you. "
+                                  "Meanwhile I'll keep answering what I can.")])
+
+
 def request(conversation_id: int, reason: str) -> Reply:
-    """The customer (or the policy on their behalf) asks for a person."""
+    """The customer (or the policy on their behalf) asks for a person.
+
+    The customer always hears back at once: their place in the queue, or (nobody can take the
+    chat now) when people are back and the offer to leave an email. Asking again while waiting
+    repeats where they stand instead of staying silent.
+    """
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-        if conversation.status in (Status.WAITING, Status.HUMAN):
+        conversation = Conversation.objects.select_for_update(of=("self",)).select_related(
+            "site", "visitor").get(pk=conversation_id)
+        if conversation.status == Status.HUMAN:
             return Reply()
-        now = timezone.now()
-        _set_status(conversation_id, Status.WAITING, waiting_since=now, agent=None,
-                    handoff_reason=conversations.redact_for_storage(reason))
-        conversation.waiting_since = now
-    online = agents_online()
-    if online:
+        again = conversation.status == Status.WAITING
+        if not again:
+            now = timezone.now()
+            _set_status(conversation_id, Status.WAITING, waiting_since=now, agent=None, customer_left=None,
+                        handoff_reason=conversations.redact_for_storage(reason))
+            conversation.waiting_since = now
+            conversation.customer_left = None
+    site = conversation.site
+    if available(site):
         position = queue_position(conversation)
-        text = (
-            f"I'm connecting you with a person. You are number {position} in the queue; "
-            "stay here and an agent will join shortly."
-        )
-    else:
-        text = (
-            "No agent is online right now, so nobody can join this chat at the moment. "
-            "Leave your email and a person will get back to you; you can also keep waiting here."
-        )
-    return Reply(messages=[_system(conversation_id, text)], status=Status.WAITING, handoff=True,
-                 offer_email=not online)
+        with override(site.language):
+            if again:
+                text = _("You're still in the queue (number %(position)s); an agent will join shortly. "
+                         "Meanwhile I'll keep answering what I can.") % {"position": position}
+            else:
+                text = _("I'm connecting you with a person. You are number %(position)s in the queue; "
+                         "stay here and an agent will join shortly. Meanwhile I'll keep answering "
+                         "what I can.") % {"position": position}
+        return Reply(messages=[_system(conversation_id, text)], status=None if again else Status.WAITING,
+                     handoff=not again)
+    return Reply(messages=[_system(conversation_id, _nobody_text(site))], status=None if again else Status.WAITING,
+                 handoff=not again, offer_email=not conversation.visitor.email)
+
+
+def stop_waiting(conversation_id: int) -> Reply:
+    """The customer stops waiting for a person (or for the team's email) and chats with the bot."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().select_related("site").get(pk=conversation_id)
+        if conversation.status not in (Status.WAITING, Status.OFFLINE):
+            return Reply()
+        _set_status(conversation_id, Status.BOT, waiting_since=None, customer_left=None)
+    with override(conversation.site.language):
+        text = _("You're chatting with the bot again. Ask for a person any time.")
+    return Reply(messages=[_system(conversation_id, text)], status=Status.BOT, handoff=True)
 
 
 def valid_email(email: str) -> bool:
@@ -105,10 +153,62 @@ def leave_email(conversation_id: int, email: str) -> Reply | None:
     email = email.strip()
     if not valid_email(email):
         return None
-    conversation = Conversation.objects.select_related("visitor").get(pk=conversation_id)
+    conversation = Conversation.objects.select_related("visitor", "site").get(pk=conversation_id)
     conversation.visitor.email = email
     conversation.visitor.save(update_fields=["email"])
-    return Reply(messages=[_system(conversation_id, "Thanks, we'll reply to your email.")])
+    with override(conversation.site.language):
+        text = _("Thanks, we'll reply to your email.")
+    return Reply(messages=[_system(conversation_id, text)])
+
+
+def customer_connected(conversation: Conversation) -> bool:
+    """A customer's socket opened: the chat counts as waiting live again. Returns whether to offer the email form."""
+    if conversation.customer_left is not None:
+        customer_back(conversation.pk)
+    if conversation.status not in (Status.WAITING, Status.OFFLINE):
+        return False
+    return offer_email(conversation)
+
+
+def customer_left(conversation_id: int) -> None:
+    """The customer's socket closed: a waiting chat stops counting in others' queue positions."""
+    Conversation.objects.filter(pk=conversation_id, status=Status.WAITING, customer_left__isnull=True).update(
+        customer_left=timezone.now())
+
+
+def customer_back(conversation_id: int) -> None:
+    Conversation.objects.filter(pk=conversation_id, customer_left__isnull=False).update(customer_left=None)
+
+
+def expire_waiting() -> list[tuple[Conversation, Reply]]:
+    """Chats that waited too long for nobody (no agent online, or the customer gone) become offline messages.
+
+    The customer is told that the team will answer by email (and may leave one); agents see the
+    chat as an offline message, not in the live queue.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.CHAT_OFFLINE_AFTER_SECONDS)
+    stale = Conversation.objects.filter(status=Status.WAITING, waiting_since__lte=cutoff)
+    if agents_online():
+        stale = stale.filter(customer_left__lte=cutoff)
+    result = []
+    for conversation in stale.select_related("site", "visitor"):
+        with transaction.atomic():
+            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            if locked.status != Status.WAITING:
+                continue
+            _set_status(conversation.pk, Status.OFFLINE, waiting_since=None)
+        with override(conversation.site.language):
+            if conversation.visitor.email:
+                text = _("Nobody could join in time, so the team will answer your messages by email "
+                         "(%(email)s). I'm still here for anything I can answer.") % {"email": conversation.visitor.email}
+            else:
+                text = _("Nobody could join in time. Leave your email and the team will answer your "
+                         "messages there. I'm still here for anything I can answer.")
+        conversation.status = Status.OFFLINE
+        message = _system(conversation.pk, text)
+        result.append((conversation, Reply(messages=[message], status=Status.OFFLINE, handoff=True,
+                                           offer_email=not conversation.visitor.email)))
+    return result
 
 
 def join(conversation_id: int, agent: User) -> Reply:
@@ -121,7 +221,9 @@ def join(conversation_id: int, agent: User) -> Reply:
             raise HandoffError("another agent owns this conversation")
         _set_status(conversation_id, Status.HUMAN, agent=agent, waiting_since=None)
     name = agent.get_short_name() or agent.get_username()
-    return Reply(messages=[_system(conversation_id, f"{name} joined the chat.")], status=Status.HUMAN)
+    with override(_language(conversation_id)):
+        text = _("%(name)s joined the chat.") % {"name": name}
+    return Reply(messages=[_system(conversation_id, text)], status=Status.HUMAN)
 
 
 def agent_message(conversation_id: int, agent: User, text: str) -> Reply:
@@ -140,10 +242,9 @@ def release(conversation_id: int, agent: User) -> Reply:
         if conversation.status == Status.BOT:
             return Reply()
         _set_status(conversation_id, Status.BOT, agent=None, waiting_since=None)
-    return Reply(
-        messages=[_system(conversation_id, "You're chatting with the bot again. Ask for a person any time.")],
-        status=Status.BOT,
-    )
+    with override(_language(conversation_id)):
+        text = _("You're chatting with the bot again. Ask for a person any time.")
+    return Reply(messages=[_system(conversation_id, text)], status=Status.BOT)
 
 
 def close(conversation_id: int, agent: User, resolution: str) -> Reply:
@@ -154,8 +255,9 @@ def close(conversation_id: int, agent: User, resolution: str) -> Reply:
                     waiting_since=None)
     if resolution.strip():
         _propose_ticket(conversation_id, resolution.strip())
-    return Reply(messages=[_system(conversation_id, "This conversation was closed. Thank you!")],
-                 status=Status.CLOSED)
+    with override(_language(conversation_id)):
+        text = _("This conversation was closed. Thank you!")
+    return Reply(messages=[_system(conversation_id, text)], status=Status.CLOSED)
 
 
 def _propose_ticket(conversation_id: int, resolution: str) -> Ticket | None:
@@ -210,8 +312,9 @@ def requeue_abandoned(agent: User | None = None) -> list[tuple[Conversation, Rep
                 continue
             _set_status(conversation.pk, Status.WAITING, agent=None, waiting_since=timezone.now(),
                         handoff_reason="agent disconnected")
-        message = _system(conversation.pk, "The agent got disconnected. You're back in the queue; "
-                          "the next available agent will join.")
+        with override(_language(conversation.pk)):
+            text = _("The agent got disconnected. You're back in the queue; the next available agent will join.")
+        message = _system(conversation.pk, text)
         result.append((conversation, Reply(messages=[message], status=Status.WAITING, handoff=True)))
     return result
 
@@ -261,6 +364,41 @@ def queue() -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def conversation_group(public_id: Any) -> str:
+    """The channel-layer group of a conversation's sockets (customer tabs and watching agents)."""
+    return f"conv.{str(public_id).replace('-', '')}"
+
+
+def reply_frames(public_id: str, reply: Reply) -> list[dict[str, Any]]:
+    """The frames that tell a conversation's sockets what an action stored and changed."""
+    frames: list[dict[str, Any]] = []
+    if reply.status:
+        frames.append({"type": "status", "status": reply.status, "offer_email": reply.offer_email})
+    frames.extend(conversations.message_frame(message) for message in reply.messages)
+    return [{**frame, "conversation": public_id} for frame in frames]
+
+
+def publish(results: list[tuple[Conversation, Reply]]) -> None:
+    """Deliver replies made outside a socket (a periodic task) through the channel layer."""
+    if not results:
+        return
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send() -> None:
+        for conversation, reply in results:
+            group = conversation_group(conversation.public_id)
+            for frame in reply_frames(str(conversation.public_id), reply):
+                await layer.group_send(group, {"type": "chat.frame", "frame": frame, "origin": ""})
+        await notify_queue(layer)
+
+    async_to_sync(send)()
 
 
 async def notify_queue(channel_layer: Any) -> None:

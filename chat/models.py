@@ -2,6 +2,9 @@
 
 import secrets
 import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
 
 from django.db import models
 from django.db.models.signals import pre_delete
@@ -9,6 +12,18 @@ from django.dispatch import receiver
 
 from knowledge.models import Ticket, TrainingExample
 from django.utils import timezone
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not a time zone (e.g. Europe/Berlin)") from exc
+
+
+def validate_open_days(value: str) -> None:
+    if any(day not in "1234567" for day in value) or len(set(value)) != len(value):
+        raise ValidationError("days are ISO numbers 1 (Monday) to 7 (Sunday), each once, e.g. 12345")
 
 
 def _public_key() -> str:
@@ -46,6 +61,20 @@ class Site(models.Model):
         "Off: agents read them until the retention period ends. Card numbers, CVV codes, IBANs, "
         "account numbers, SSNs and typed passwords are never stored, whatever this says.",
     )
+    # Business hours: when people answer. No opening time means people answer at any hour.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone],
+        help_text="IANA time zone of the business hours, e.g. Europe/Berlin.",
+    )
+    opens_at = models.TimeField(null=True, blank=True, help_text="Empty: people answer at any hour.")
+    closes_at = models.TimeField(null=True, blank=True)
+    open_days = models.CharField(
+        max_length=7, default="12345", blank=True, validators=[validate_open_days],
+        help_text="Days with business hours, ISO numbers (1 = Monday ... 7 = Sunday), e.g. 12345.",
+    )
+    team_email = models.EmailField(
+        blank=True, help_text="Where offline messages and customers' emails are sent."
+    )
     is_active = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -62,6 +91,7 @@ class Visitor(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(blank=True, help_text="Left by the customer when no agent was online.")
+    name = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -73,6 +103,8 @@ class Conversation(models.Model):
         BOT = "bot", "Bot"
         WAITING = "waiting", "Waiting for an agent"
         HUMAN = "human", "With an agent"
+        # Waited with nobody to take it: the team answers by email (the bot still answers here).
+        OFFLINE = "offline", "Offline message"
         CLOSED = "closed", "Closed"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
@@ -87,6 +119,10 @@ class Conversation(models.Model):
     )
     handoff_reason = models.CharField(max_length=200, blank=True)
     waiting_since = models.DateTimeField(null=True, blank=True)
+    # When the customer's last socket closed while the chat waited: a chat nobody waits at
+    # any more does not count in others' queue positions.
+    customer_left = models.DateTimeField(null=True, blank=True)
+    page = models.URLField(max_length=500, blank=True, help_text="The page the customer chatted from.")
     resolution = models.TextField(blank=True)
     anonymized = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
@@ -119,6 +155,7 @@ class Message(models.Model):
         CLARIFY = "clarify", "Did you mean"
         FALLBACK = "fallback", "Fallback"
         HANDOFF = "handoff", "Handoff"
+        OFFER = "offer", "Offered a person"
         GREETING = "greeting", "Greeting"
 
     class Feedback(models.TextChoices):

@@ -1,8 +1,9 @@
 """The reply policy: every decision about what the bot says lives here, top to bottom.
 
 For one customer message, reading the current bundle once:
-  0. a human owns the chat (or it waits for one) → the bot stays silent;
-  1. the customer asks for a person (the intent, the button, plain words) → hand off;
+  0. a human owns the chat → the bot stays silent (while the chat waits for one, it answers);
+  1. the customer asks for a person (the intent, the button, plain words) → hand off (asked
+     again while waiting: where they stand); plain frustration or an insult → offer a person;
   2. a confident intent with a curated answer → that answer;
   3. otherwise a close approved past ticket → its resolution, saying where it comes from;
   4. otherwise two or three plausible intents → "did you mean" buttons;
@@ -29,11 +30,23 @@ FALLBACK_TEXT = (
     "Sorry, I'm not sure I can help with that. Could you rephrase it? "
     "If you prefer, I can connect you with a person."
 )
+# While the chat waits for a person the fallback offers nothing new: the person will read it.
+WAITING_FALLBACK_TEXT = (
+    "Sorry, I can't answer that myself. A person will see your message when they take the chat."
+)
+OFFER_TEXT = "I'm sorry this is frustrating. Would you like me to connect you with a person?"
 CLARIFY_TEXT = "I'm not completely sure what you mean. Did you mean one of these?"
 TICKET_PREFIX = "A customer with a similar question was helped with this:\n\n"
 ASK_FOR_HUMAN = re.compile(
     r"\b(talk|speak|chat|connect|transfer|put me through)\b.*\b(human|person|agent|someone|somebody|"
     r"representative|operator|staff)\b|^\s*(human|agent|operator|representative)\s*[.!?]*\s*$",
+    re.IGNORECASE,
+)
+# Frustration, swearing or an insult: not a request for a person, but a reason to offer one.
+FRUSTRATED = re.compile(
+    r"\b(useless|stupid|idiot\w*|dumb|rubbish|garbage|crap\w*|shit\w*|f+u+c+k\w*|wtf|damn\w*|"
+    r"ridiculous|pathetic|terrible|awful|hopeless|annoying|waste of (my )?time|not helping|"
+    r"doesn'?t help|you suck|sucks)\b",
     re.IGNORECASE,
 )
 # A past ticket must be at least this similar (cosine) to be offered as an answer.
@@ -88,16 +101,22 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
         for message in Message.objects.filter(reply_to_id__in=[q.message_id for q in questions if q.message_id])
     } if again else {}
     pending = []
+    statuses: dict[int, str] = {}
     for i, question in enumerate(questions):
-        status = question.status or Conversation.objects.values_list("status", flat=True).get(
+        status = statuses[i] = question.status or Conversation.objects.values_list("status", flat=True).get(
             pk=question.conversation_id
         )
         if question.message_id in stored_before:
             replies[i] = Reply(messages=[stored_before[question.message_id]])
-        elif status in (Conversation.Status.WAITING, Conversation.Status.HUMAN):
+        elif status == Conversation.Status.HUMAN:
             replies[i] = Reply()
         elif question.text.strip().lower() == TALK_TO_PERSON.lower() or ASK_FOR_HUMAN.search(question.text):
             hand_off(i, "customer asked for a person")
+        elif FRUSTRATED.search(question.text):
+            if status == Conversation.Status.WAITING:
+                hand_off(i, "customer asked for a person")  # where they stand in the queue
+            else:
+                answers[i] = _Answer(OFFER_TEXT, Message.Source.OFFER, {"suggestions": [TALK_TO_PERSON]})
         elif (chosen := catalog.by_description(question.text)) is not None and chosen.answer:
             answers[i] = _Answer(chosen.answer, Message.Source.ANSWER,
                                  {"intent": chosen.name, "confidence": 1.0, "suggestions": chosen.quick_replies})
@@ -127,6 +146,9 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
             answers[i] = _Answer(CLARIFY_TEXT, Message.Source.CLARIFY, {
                 "intent": prediction.ranking[0][0], "confidence": prediction.confidence,
                 "suggestions": [*options, TALK_TO_PERSON]})
+        elif statuses[i] == Conversation.Status.WAITING:
+            answers[i] = _Answer(WAITING_FALLBACK_TEXT, Message.Source.FALLBACK, {
+                "intent": prediction.intent or "", "confidence": prediction.confidence})
         else:
             answers[i] = _Answer(FALLBACK_TEXT, Message.Source.FALLBACK, {
                 "intent": prediction.intent or "", "confidence": prediction.confidence,

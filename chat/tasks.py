@@ -12,6 +12,17 @@ def apply_retention() -> int:
 
 @shared_task
 def requeue_abandoned_chats() -> int:
-    from chat.handoff import requeue_abandoned
+    from chat.handoff import publish, requeue_abandoned
 
-    return len(requeue_abandoned())
+    requeued = requeue_abandoned()
+    publish(requeued)
+    return len(requeued)
+
+
+@shared_task
+def expire_waiting_chats() -> int:
+    from chat.handoff import expire_waiting, publish
+
+    expired = expire_waiting()
+    publish(expired)
+    return len(expired)

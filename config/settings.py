@@ -170,6 +170,7 @@ CELERY_BEAT_SCHEDULE = {
     # Yesterday's and the day before's figures, again as late ratings and thumbs come in.
     "insights-rollup": {"task": "insights.tasks.rollup_recent", "schedule": 600.0},
     "insights-content-gaps": {"task": "insights.tasks.refresh_content_gaps", "schedule": 86400.0},
+    "expire-waiting-chats": {"task": "chat.tasks.expire_waiting_chats", "schedule": 30.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -234,6 +235,9 @@ CHAT_MAX_FRAME_BYTES = _int("CHAT_MAX_FRAME_BYTES", 16384)
 # search, the reply policy), so that work does not compete with the sockets for one process's
 # GIL; 0 answers on the web process's own threads.
 CHAT_ANSWER_PROCESSES = _int("CHAT_ANSWER_PROCESSES", 1, minimum=0)
+# A chat that waits this long for a person with nobody online (or whose customer left) becomes an
+# offline message that the team answers by email.
+CHAT_OFFLINE_AFTER_SECONDS = _int("CHAT_OFFLINE_AFTER_SECONDS", 300)
 # How often a web process checks whether the active model bundle changed.
 BUNDLE_POLL_SECONDS = _int("BUNDLE_POLL_SECONDS", 5)
 

@@ -86,11 +86,12 @@ def test_answers_to_a_batch_are_the_answers_one_at_a_time(site, fake_bundle, ref
     assert together[2].status == Conversation.Status.WAITING
 
 
-def test_a_chat_that_waits_for_a_person_gets_no_bot_answer_in_a_batch(site, fake_bundle):
-    a, b = open_chats(site, 2)
-    Conversation.objects.filter(pk=a).update(status=Conversation.Status.WAITING)
-    got = replies.respond_many([replies.Question(a, "hello?", None), replies.Question(b, "hello?", None)])
-    assert got[0].messages == [] and len(got[1].messages) == 1
+def test_a_chat_a_person_owns_gets_no_bot_answer_in_a_batch_and_a_waiting_one_does(site, fake_bundle):
+    a, b, c = open_chats(site, 3)
+    Conversation.objects.filter(pk=a).update(status=Conversation.Status.HUMAN)
+    Conversation.objects.filter(pk=b).update(status=Conversation.Status.WAITING)
+    got = replies.respond_many([replies.Question(pk, "hello?", None) for pk in (a, b, c)])
+    assert got[0].messages == [] and len(got[1].messages) == 1 and len(got[2].messages) == 1
 
 
 async def test_calls_arriving_while_a_batch_runs_go_together_into_the_next():

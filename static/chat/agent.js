@@ -12,7 +12,7 @@ import { ReconnectingSocket, socketUrl } from "./socket.js";
 
 const $ = (id) => document.getElementById(id);
 const GIVE_UP_HINT_AFTER = 4; // failed attempts before suggesting the session may have ended
-const STATUS_LABEL = { waiting: "Waiting", human: "With an agent", bot: "With the bot", closed: "Closed" };
+const STATUS_LABEL = { waiting: "Waiting", human: "With an agent", bot: "With the bot", offline: "Offline message", closed: "Closed" };
 const SENDER_LABEL = { customer: "Customer", bot: "Bot", system: "System" };
 
 const me = document.body.dataset.agent;

@@ -45,7 +45,11 @@ export function mountChat(root, options = {}) {
     id: `chat-email-${site}`,
     send: (address) => connection.sendFrame({ type: "email", email: address }),
   });
-  messages.scroller.append(email.node);
+  // While the chat waits for a person (or for the team's email) the customer may go back to the bot.
+  const stopWaiting = el("button", { type: "button", class: "chat-stop-waiting" }, "Stop waiting and chat with the bot");
+  stopWaiting.hidden = true;
+  stopWaiting.addEventListener("click", () => connection.sendFrame({ type: "stop_waiting" }));
+  messages.scroller.append(email.node, stopWaiting);
 
   const titleId = `chat-title-${site}`;
   const title = el("h1", { id: titleId, class: "chat-title" }, config.name || "Chat");
@@ -99,12 +103,13 @@ export function mountChat(root, options = {}) {
       if (frame.greeting !== undefined) messages.greeting(frame.greeting);
       setStatus(frame.status);
       composer.update(); // the limits may have changed
-      if (frame.status === "waiting" && frame.offer_email && email.hidden) showEmailForm();
+      if (frame.offer_email && email.hidden) showEmailForm();
     },
     ack({ client_id: clientId, seq }) {
       if (!messages.acked(clientId, seq)) return;
       // The bot is "thinking" from the ack until its answer arrives (no frame needed for that).
-      if (notices.status === "bot" || notices.status === "closed") messages.theyAreTyping("bot", true);
+      // The bot answers in every state but one: a person owns the chat.
+      if (notices.status !== "human") messages.theyAreTyping("bot", true);
     },
     failed({ item, detail }) {
       messages.failed(item.client_id, detail);
@@ -137,7 +142,9 @@ export function mountChat(root, options = {}) {
     if (!notices.setStatus(status)) return;
     panel.dataset.status = status;
     handoffButton.hidden = status === "waiting" || status === "human";
-    if (status !== "waiting") email.hide();
+    const waiting = status === "waiting" || status === "offline";
+    stopWaiting.hidden = !waiting;
+    if (!waiting) email.hide();
   }
 
   function showEmailForm() {

@@ -6,6 +6,7 @@ import { el } from "./dom.js";
 const STATUS_TEXT = {
   bot: "Replies instantly",
   waiting: "Waiting for an agent…",
+  offline: "The team will reply by email",
   human: "You're chatting with a person",
   closed: "This conversation is closed",
 };
