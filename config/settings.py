@@ -5,6 +5,7 @@ a filesystem Celery broker. Bad values raise ImproperlyConfigured at start-up.
 """
 
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",  # login throttling (issue 14, item 9)
     # Our apps, bottom layer first (docs/architecture.md): privacy and serving hold no models.
     "knowledge",
     "retrieval",
@@ -83,7 +85,34 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling for the staff sign-in and the admin (django-axes): after LOGIN_FAILURE_LIMIT
+# wrong passwords an account is locked, and so is an address that tried that many, for
+# LOGIN_LOCKOUT_MINUTES; a right password after the lock still gets the 429 page.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The client's address is REMOTE_ADDR, which config/proxy.py already set from the trusted hops.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# Outgoing mail. Without EMAIL_HOST there is no mail server: the password-reset pages are not
+# offered at all (each request would log a connection-refused traceback).
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = _int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+PASSWORD_RESET_BY_EMAIL = bool(EMAIL_HOST)
+PASSWORD_RESETS_PER_HOUR = _int("PASSWORD_RESETS_PER_HOUR", 5)
 
 ROOT_URLCONF = "config.urls"
 TEMPLATES = [
