@@ -50,10 +50,7 @@ async def test_a_connection_is_given_back_when_opening_the_conversation_fails(si
 
     monkeypatch.setattr(conversations, "open_conversation", database_refuses)
     for _ in range(5):
-        ws = chat_communicator(client=address)
-        await ws.connect()
-        with pytest.raises(RuntimeError):
-            await ws.receive_json_from()
+        assert (await refusal(chat_communicator(client=address)))[0] == "unavailable"
     monkeypatch.undo()
     assert await chat_opens(client=address)
 
