@@ -7,7 +7,7 @@ PORT ?= 8000
 # A newcomer's machine serves plain http on localhost: run in development mode unless told otherwise.
 export DEBUG ?= true
 
-.PHONY: install run test lint browser-deps
+.PHONY: install run test lint browser-deps test-browser-repeat
 
 install: $(VENV)/.installed
 
@@ -43,3 +43,19 @@ browser-deps:
 	  else \
 	    echo "Chromium is not installed and cannot be installed here: the browser tests will be skipped (sudo make browser-deps)"; \
 	  fi; }
+
+# Chase a flaky test (docs/testing.md): run the browser tests N times in a row, each run a fresh
+# pytest process (its own server, database and browser, as in CI), and count the runs that pass.
+# TESTS picks other tests: make test-browser-repeat N=50 TESTS=tests/test_browser_widget.py
+N ?= 20
+TESTS ?= -m browser
+test-browser-repeat: install
+	@mkdir -p var/repeat; passed=0; \
+	for i in $$(seq $(N)); do \
+	  if $(PY) -m pytest $(TESTS) -q > var/repeat/run-$$i.log 2>&1; then \
+	    passed=$$((passed + 1)); echo "run $$i of $(N): passed"; \
+	  else \
+	    echo "run $$i of $(N): FAILED (var/repeat/run-$$i.log)"; grep -E '^(FAILED|ERROR) ' var/repeat/run-$$i.log; \
+	  fi; \
+	done; \
+	echo "$$passed of $(N) runs passed: $(TESTS)"; test $$passed -eq $(N)
