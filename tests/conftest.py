@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -145,4 +148,36 @@ def new_client_id() -> str:
     return str(uuid.uuid4())
 
 
-__all__ = ["FakeBundle", "chat_communicator", "receive_until", "receive_reply", "new_client_id", "override_settings"]
+async def until(condition: Callable[[], object], what: str, timeout: float = 5) -> None:
+    """Wait for `condition()` to hold (checked every few ms, other tasks run meanwhile), or fail saying `what`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting until {what}")
+        await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def chat_sockets(monkeypatch):
+    """The server side of every chat socket this test opens, to wait for what a socket knows."""
+    from chat.consumers import ChatConsumer
+
+    opened: list[ChatConsumer] = []
+    connect = ChatConsumer.websocket_connect
+
+    async def recorded(self, message):  # type: ignore[no-untyped-def]
+        opened.append(self)
+        return await connect(self, message)
+
+    monkeypatch.setattr(ChatConsumer, "websocket_connect", recorded)
+    return opened
+
+
+async def until_tabs_know_each_other(sockets: list, tabs: int = 2) -> None:
+    """A tab broadcasts only once it knows it has peers: wait until every tab's hello went round."""
+    await until(lambda: len(sockets) == tabs and all(getattr(s, "has_peers", False) for s in sockets),
+                f"the {tabs} tabs learnt of each other")
+
+
+__all__ = ["FakeBundle", "chat_communicator", "receive_until", "receive_reply", "new_client_id", "override_settings",
+           "until", "until_tabs_know_each_other"]

@@ -12,6 +12,7 @@ from chat.batcher import Batcher
 from chat.conversations import Incoming, Outgoing
 from chat.models import Conversation, Message
 from knowledge.tickets import approve_ticket, propose_ticket
+from tests.conftest import until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -107,7 +108,8 @@ async def test_calls_arriving_while_a_batch_runs_go_together_into_the_next():
     first = asyncio.ensure_future(batcher.submit(0))
     await asyncio.to_thread(running.wait, 10)  # the batch [0] is running on its thread
     rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 5)]
-    await asyncio.sleep(0)
+    waiting = batcher._queues[asyncio.get_running_loop()].pending
+    await until(lambda: len(waiting) == 4, "the four calls wait behind the running batch")
     release.set()
     assert await asyncio.gather(first, *rest) == [0, 10, 20, 30, 40]
     assert seen == [[0], [1, 2, 3, 4]]

@@ -1,12 +1,11 @@
 """Two consumers talking through the real Redis channel layer (as two Daphne processes would)."""
 
-import asyncio
 import os
 
 import pytest
 from channels.layers import channel_layers
 
-from tests.conftest import chat_communicator, receive_reply, services_required
+from tests.conftest import chat_communicator, receive_reply, services_required, until_tabs_know_each_other
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
@@ -29,7 +28,7 @@ def redis_layer(settings):
     channel_layers.backends.clear()
 
 
-async def test_two_tabs_see_each_others_messages_through_redis(site, fake_bundle, redis_layer):
+async def test_two_tabs_see_each_others_messages_through_redis(site, fake_bundle, redis_layer, chat_sockets):
     assert type(redis_layer).__name__ == "RedisChannelLayer"
     first = chat_communicator()
     await first.connect()
@@ -37,7 +36,7 @@ async def test_two_tabs_see_each_others_messages_through_redis(site, fake_bundle
     second = chat_communicator(query=f"token={hello['token']}")
     await second.connect()
     await second.receive_json_from()
-    await asyncio.sleep(0.3)  # the tabs' hello crosses Redis
+    await until_tabs_know_each_other(chat_sockets)  # the tabs' hello crosses Redis
     await first.send_json_to({"type": "message", "client_id": "redis-1", "text": "over redis"})
     echoed = await second.receive_json_from(timeout=5)
     assert echoed["client_id"] == "redis-1" and echoed["text"] == "over redis"

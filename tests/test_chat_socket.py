@@ -1,13 +1,12 @@
 """The customer websocket: handshake, ack after commit, replies, resume, de-duplication, bad frames."""
 
-import asyncio
 import json
 
 import pytest
 from channels.db import database_sync_to_async
 
 from chat.models import Conversation, Message
-from tests.conftest import chat_communicator, new_client_id, receive_reply, receive_until
+from tests.conftest import chat_communicator, new_client_id, receive_reply, receive_until, until_tabs_know_each_other
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -203,12 +202,12 @@ async def test_thumbs_are_stored_on_bot_messages(site, fake_bundle):
     await ws.disconnect()
 
 
-async def test_other_tabs_of_the_conversation_see_messages_with_their_client_id(site, fake_bundle):
+async def test_other_tabs_of_the_conversation_see_messages_with_their_client_id(site, fake_bundle, chat_sockets):
     first = chat_communicator()
     hello = await connect(first)
     second = chat_communicator(query=f"token={hello['token']}")
     await connect(second)
-    await asyncio.sleep(0.1)  # let the tabs greet each other
+    await until_tabs_know_each_other(chat_sockets)
     await first.send_json_to({"type": "message", "client_id": "tab-1", "text": "from tab one"})
     echoed = await second.receive_json_from()
     assert echoed["type"] == "message" and echoed["client_id"] == "tab-1" and echoed["sender"] == "customer"
