@@ -31,6 +31,28 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _float(name: str, default: float) -> float:
+    try:
+        return env.float(name, default=default)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {env.str(name)!r}") from exc
+
+
+# The backends this product runs on (requirements.txt installs no other database driver).
+_DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
+
+
+def _database(name: str, default: str) -> dict:
+    """A PostgreSQL or SQLite database URL; the error names the scheme only (a URL may hold a password)."""
+    url = env.str(name, default=default)
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if environ.Env.DB_SCHEMES.get(scheme) not in _DATABASE_ENGINES:
+        raise ImproperlyConfigured(
+            f"{name} must be a postgres://user@host:port/name or sqlite:///path URL, got the scheme {scheme!r}"
+        )
+    return environ.Env.db_url_config(url)
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = env.str(name, default=str(default)).strip().lower()
     if raw in {"1", "true", "yes", "on"}:
@@ -133,7 +155,7 @@ WSGI_APPLICATION = None
 ASGI_APPLICATION = "config.asgi.application"
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
+    "default": _database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
@@ -147,7 +169,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Keep connections between requests and consumer calls: opening one per call was a third of
 # the server's time under load. No health checks: they cost a round trip before every consumer
 # call; a connection the database dropped fails one call and is then replaced.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = _int("DB_CONN_MAX_AGE", 60, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -246,7 +268,7 @@ def _networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 # live in. Nothing else in the header is believed: the client writes its left part.
 TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 1 if _bool("PROXY_HEADERS", False) else 0, minimum=0)
 TRUSTED_PROXY_NETWORKS = _networks("TRUSTED_PROXY_NETWORKS")
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SECURE_HTTPS else 0)
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31536000 if SECURE_HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SESSION_COOKIE_HTTPONLY = True
@@ -271,8 +293,8 @@ CHAT_OFFLINE_AFTER_SECONDS = _int("CHAT_OFFLINE_AFTER_SECONDS", 300)
 BUNDLE_POLL_SECONDS = _int("BUNDLE_POLL_SECONDS", 5)
 
 # Retraining: publish only if not worse than the active model by more than the tolerance.
-RETRAIN_GATE_TOLERANCE = env.float("RETRAIN_GATE_TOLERANCE", default=0.02)
-RETRAIN_MIN_ACCURACY = env.float("RETRAIN_MIN_ACCURACY", default=0.5)
+RETRAIN_GATE_TOLERANCE = _float("RETRAIN_GATE_TOLERANCE", 0.02)
+RETRAIN_MIN_ACCURACY = _float("RETRAIN_MIN_ACCURACY", 0.5)
 RETRAIN_EPOCHS = _int("RETRAIN_EPOCHS", 12)
 RETRAIN_MIN_NEW_EXAMPLES = _int("RETRAIN_MIN_NEW_EXAMPLES", 20)
 

@@ -132,10 +132,6 @@ class Preprocessor:
                 self._cache[word] = hit
         return hit
 
-    def knows_any(self, text: str) -> bool:
-        """Whether the text has at least one word of the vocabulary."""
-        return any(word in self._index for word in self.tokens(text))
-
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One text as (words, subwords, bag) int32 arrays, each with a leading batch axis of 1."""
         words = np.zeros((1, self.max_len), np.int32)

@@ -16,16 +16,24 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("name, value", [
-    ("CHAT_RATE_PER_MINUTE", "lots"),
-    ("CHAT_MAX_MESSAGE_CHARS", "0"),
-    ("DEBUG", "maybe"),
-    ("DATABASE_URL", "nosuchdb://x"),
+@pytest.mark.parametrize("name, value, message", [
+    ("CHAT_RATE_PER_MINUTE", "lots", "CHAT_RATE_PER_MINUTE must be an integer, got 'lots'"),
+    ("CHAT_MAX_MESSAGE_CHARS", "0", "CHAT_MAX_MESSAGE_CHARS must be an integer >= 1, got 0"),
+    ("DB_CONN_MAX_AGE", "forever", "DB_CONN_MAX_AGE must be an integer, got 'forever'"),
+    ("RETRAIN_MIN_ACCURACY", "high", "RETRAIN_MIN_ACCURACY must be a number, got 'high'"),
+    ("DEBUG", "maybe", "DEBUG must be true or false, got 'maybe'"),
+    ("DATABASE_URL", "nosuchdb://secret@x/db",
+     "DATABASE_URL must be a postgres://user@host:port/name or sqlite:///path URL, got the scheme 'nosuchdb'"),
 ])
-def test_a_bad_value_stops_the_start_with_a_clear_error(name, value):
+def test_a_bad_value_stops_the_start_with_a_clear_error(name, value, message):
     result = run_manage("check", **{name: value})
     assert result.returncode != 0
-    assert name in result.stderr or "ImproperlyConfigured" in result.stderr or "scheme" in result.stderr
+    # The last line is what an operator reads: the setting, what it must be, and the bad value.
+    assert result.stderr.strip().splitlines()[-1] == f"django.core.exceptions.ImproperlyConfigured: {message}", (
+        result.stderr[-2000:]
+    )
+    if name == "DATABASE_URL":
+        assert value not in result.stderr  # a URL may hold a password
 
 
 def test_production_settings_pass_the_deploy_checks():

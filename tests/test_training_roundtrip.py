@@ -66,6 +66,16 @@ def test_a_typo_or_unseen_word_still_finds_the_intent(served):
     assert served.predict("refundable purchase").ranking[0][0] == "refund"
 
 
+def test_a_text_without_one_known_word_is_never_given_an_intent(served):
+    from serving.intents import decide
+
+    # "refundz" is no word of the vocabulary, yet its sub-words alone make the model sure of "refund".
+    alone = decide(served.probabilities("refundz"), served.labels, served.oos_index, served.thresholds)
+    assert alone.intent == "refund", "the example no longer shows the rule: pick another unknown word"
+    assert served.predict("refundz").intent is None
+    assert [p.intent for p in served.predict_many(["refundz", "i want a refund"])] == [None, "refund"]
+
+
 def test_out_of_scope_training_messages_are_not_answered(served):
     said_none = [served.predict(t).intent is None for t in OOS]
     assert np.mean(said_none) >= 0.5
