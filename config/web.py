@@ -41,6 +41,11 @@ def main() -> None:
     # The system checks at start-up, as every manage.py command runs them: a production
     # process without its own SECRET_KEY (chat.E003) does not start.
     call_command("check", fail_level="ERROR")
+    from django.conf import settings
+
+    from config import backpressure
+
+    backpressure.install(settings.CHAT_MAX_UNSENT_BYTES)
     sys.stdout = RedactingStream(sys.stdout)
     sys.stderr = RedactingStream(sys.stderr)
     CommandLineInterface.entrypoint()
