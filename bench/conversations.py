@@ -36,7 +36,6 @@ def configure(workdir: Path) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir.resolve() / 'db.sqlite3'}"
     os.environ["ARTIFACTS_DIR"] = str(workdir.resolve() / "artifacts")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 

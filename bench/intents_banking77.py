@@ -5,12 +5,10 @@
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main() -> None:
@@ -23,7 +21,7 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args()
 
-    from training.dataset import read_labelled_csv
+    from knowledge.csvfiles import read_labelled_csv
     from training.evaluation import evaluate
     from training.model import TqdmProgress
 

@@ -7,14 +7,12 @@ Prints one JSON object; both runs use the same sampled rows, the same epochs and
 
 import argparse
 import json
-import os
 import random
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main() -> None:
@@ -26,7 +24,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from training.dataset import read_labelled_csv
+    from knowledge.csvfiles import read_labelled_csv
     from training.evaluation import evaluate
     from training.model import TqdmProgress
 

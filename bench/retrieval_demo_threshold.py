@@ -23,7 +23,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # One rewording per ticket of chat/demo/tickets.csv, in file order, as a customer would type it:
 # the topic's key word stays (who asks about Canada says "Canada"), the rest of the wording changes.

@@ -39,7 +39,6 @@ def main() -> None:
         "DATABASE_URL": f"sqlite:///{workspace / 'db.sqlite3'}",
         "ARTIFACTS_DIR": str(workspace / "artifacts"),
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
     }
     os.environ.update(env)
     manage = [sys.executable, str(ROOT / "manage.py")]

@@ -21,6 +21,7 @@ from chat import conversations, handoff
 from chat.conversations import Outgoing, Reply
 from knowledge.catalog import catalog
 from chat.models import Conversation, Message
+from retrieval.calibration import UNCALIBRATED
 from serving.registry import current
 from knowledge.models import Ticket
 from knowledge.tickets import approved_tickets
@@ -49,8 +50,9 @@ FRUSTRATED = re.compile(
     r"doesn'?t help|you suck|sucks)\b",
     re.IGNORECASE,
 )
-# A past ticket must be at least this similar (cosine) to be offered as an answer.
-TICKET_MIN_SCORE = 0.80
+# A past ticket must be at least this similar (cosine) to be offered as an answer: the bar the
+# index calibrated when it was built, else retrieval's uncalibrated default (one value, one home).
+TICKET_MIN_SCORE = UNCALIBRATED
 # "Did you mean" offers intents whose probability is at least this share of the top one.
 CLARIFY_MIN_SHARE = 0.35
 CLARIFY_MIN_PROB = 0.15

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.db.models import QuerySet
 from django.urls import URLPattern, path
 
-from knowledge.csvfiles import csv_response
+from knowledge.csvfiles import CsvError, csv_response, read_rows
 from knowledge.models import Intent, Ticket, TrainingExample
 from knowledge.tickets import approve_ticket, reject_ticket
 
@@ -62,11 +60,13 @@ class IntentAdmin(admin.ModelAdmin[Intent]):
 
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            rows = list(csv.DictReader(io.TextIOWrapper(form.cleaned_data["examples"], encoding="utf-8")))
             answers_file = form.cleaned_data["answers"]
-            answers = list(csv.DictReader(io.TextIOWrapper(answers_file, encoding="utf-8"))) if answers_file else []
-            if rows and not {"text", "intent"} <= set(rows[0]):
-                messages.error(request, "The examples CSV needs the columns text and intent.")
+            try:
+                rows = read_rows(form.cleaned_data["examples"], ["text", "intent"])
+                answers = read_rows(answers_file, ["intent", "answer"]) if answers_file else []
+            except CsvError as exc:
+                messages.error(request, f"{exc}. The examples CSV needs the columns text and intent; "
+                               "the answers CSV intent and answer.")
             else:
                 result = import_examples(
                     [(r["text"], r["intent"]) for r in rows],

@@ -3,9 +3,59 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, cast
 
 from django.http import HttpResponse
+
+
+class CsvError(ValueError):
+    """A CSV cannot be read, lacks a column, or holds no usable rows; the message says which."""
+
+
+def read_rows(source: Path | IO[bytes] | IO[str], required: Sequence[str]) -> list[dict[str, str]]:
+    """Every row of a UTF-8 CSV (a BOM is fine) as a dict of stripped strings.
+
+    `source` is a path or an open file (an upload); a missing `required` column is a CsvError
+    naming it and the columns that are there.
+    """
+    try:
+        if isinstance(source, Path):
+            with open(source, newline="", encoding="utf-8-sig") as handle:
+                return _rows(handle, required, str(source))
+        if isinstance(source.read(0), bytes):  # an upload: Django hands over binary files
+            binary = cast(IO[bytes], source)
+            return _rows(io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""), required, "upload")
+        return _rows(cast(IO[str], source), required, "upload")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CsvError(f"{source}: {exc}") from exc
+
+
+def _rows(handle: IO[str], required: Sequence[str], name: str) -> list[dict[str, str]]:
+    reader = csv.DictReader(handle)
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise CsvError(f"{name}: no column(s) {missing}; columns are {reader.fieldnames}")
+    return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+
+
+def read_labelled_csv(
+    source: Path | IO[bytes] | IO[str], *, text_column: str = "text", intent_column: str = "intent",
+    oos_label: str | None = "oos",
+) -> tuple[list[str], list[str | None]]:
+    """Texts and intents; rows labelled `oos_label` become None (out-of-scope), rows missing either are skipped."""
+    texts: list[str] = []
+    intents: list[str | None] = []
+    for row in read_rows(source, [text_column, intent_column]):
+        text, intent = row[text_column], row[intent_column]
+        if text and intent:
+            texts.append(text)
+            intents.append(None if intent == oos_label else intent)
+    if not texts:
+        raise CsvError(f"{source}: no labelled rows")
+    return texts, intents
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).

@@ -6,7 +6,6 @@ ingestion finds changed tickets by `updated`, which only `save()` and `bulk_crea
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, Protocol
 from django.db import transaction
 from django.utils import timezone
 
+from knowledge.csvfiles import read_rows
 from knowledge.models import Ticket
 
 
@@ -82,33 +82,28 @@ def import_tickets_csv(
     """
     created = skipped = 0
     now = timezone.now()
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = {question_column, answer_column} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path} has no column {', '.join(sorted(missing))}")
-        batch: list[Ticket] = []
-        with transaction.atomic():
-            for row in reader:
-                question = (row.get(question_column) or "").strip()
-                answer = (row.get(answer_column) or "").strip()
-                if not question or not answer:
-                    skipped += 1
-                    continue
-                batch.append(
-                    Ticket(
-                        question=question,
-                        resolution=answer,
-                        intent=(row.get(intent_column) or "").strip()[:100],
-                        status=Ticket.Status.APPROVED if approved else Ticket.Status.PROPOSED,
-                        approved_by=user if approved else None,
-                        approved_at=now if approved else None,
-                    )
+    rows = read_rows(path, [question_column, answer_column])
+    batch: list[Ticket] = []
+    with transaction.atomic():
+        for row in rows:
+            question, answer = row[question_column], row[answer_column]
+            if not question or not answer:
+                skipped += 1
+                continue
+            batch.append(
+                Ticket(
+                    question=question,
+                    resolution=answer,
+                    intent=row.get(intent_column, "")[:100],
+                    status=Ticket.Status.APPROVED if approved else Ticket.Status.PROPOSED,
+                    approved_by=user if approved else None,
+                    approved_at=now if approved else None,
                 )
-                if len(batch) >= batch_size:
-                    Ticket.objects.bulk_create(batch)
-                    created += len(batch)
-                    batch = []
-            Ticket.objects.bulk_create(batch)
-            created += len(batch)
+            )
+            if len(batch) >= batch_size:
+                Ticket.objects.bulk_create(batch)
+                created += len(batch)
+                batch = []
+        Ticket.objects.bulk_create(batch)
+        created += len(batch)
     return ImportResult(created=created, skipped=skipped, approved=approved)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.csvfiles import read_rows
 from retrieval.encoder import DEFAULT_KIND, Encoder, embed_documents, fit_ticket_encoder
 from retrieval.index import TicketIndex, gpu_count, use_one_thread, use_threads
 
@@ -62,13 +63,10 @@ class Labelled:
 def read_labelled_csv(path: Path, text_column: str | None, intent_column: str | None) -> Labelled:
     """Rows of a CSV as (text, intent); the text column defaults to question, then text."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        fields = reader.fieldnames or []
-        text_col = text_column or next((c for c in ("question", "text") if c in fields), None)
-        intent_col = intent_column or next((c for c in ("intent", "category") if c in fields), None)
-        if text_col not in fields or intent_col not in fields:
-            raise ValueError(f"{path}: need a text and an intent column, found {fields}")
-        rows = [(r[text_col].strip(), r[intent_col].strip()) for r in reader if r[text_col].strip()]
+        fields = next(csv.reader(handle), [])
+    text_col = text_column or next((c for c in ("question", "text") if c in fields), "question")
+    intent_col = intent_column or next((c for c in ("intent", "category") if c in fields), "intent")
+    rows = [(r[text_col], r[intent_col]) for r in read_rows(path, [text_col, intent_col]) if r[text_col]]
     return Labelled([t for t, _ in rows], [i for _, i in rows])
 
 
@@ -175,8 +173,7 @@ def corpus_texts(data_dir: Path) -> list[str]:
     for name in ("train.csv", "test.csv"):
         path = data_dir / "banking77" / name
         if path.exists():
-            with open(path, newline="", encoding="utf-8") as handle:
-                texts += [row["text"] for row in csv.DictReader(handle)]
+            texts += [row["text"] for row in read_rows(path, ["text"])]
     clinc = data_dir / "clinc150" / "clinc150_train_val.json"
     if clinc.exists():
         for rows in json.loads(clinc.read_text()).values():

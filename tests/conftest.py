@@ -18,7 +18,6 @@ from chat.models import Site
 from knowledge.models import Intent
 from serving.registry import Hit, OneAtATime, Prediction, registry
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 

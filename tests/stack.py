@@ -262,7 +262,6 @@ class Stack:
             # Production settings (DEBUG off) need their own key (check chat.E003).
             SECRET_KEY=os.environ.get("SECRET_KEY") or STACK_SECRET_KEY,
             ASGI_THREADS=os.environ.get("ASGI_THREADS", "24"),  # as `manage.py serve` runs Daphne
-            TF_CPP_MIN_LOG_LEVEL="3",
         )
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url

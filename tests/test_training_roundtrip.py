@@ -104,25 +104,26 @@ def test_export_refuses_a_weightless_conversion(trained, tmp_path, monkeypatch):
 # --- the held-out split and the threshold rules (no training) --------------------------------
 
 
-def test_the_calibration_split_is_stratified_and_chosen_by_content():
-    from training.dataset import calibration_split
+def test_the_holdout_split_is_stratified_and_chosen_by_content():
+    from training.dataset import holdout_split
 
     words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango".split()
     texts = [f"{intent} message {word}" for intent in ("a", "b") for word in words] + ["lonely"]
     intents = ["a"] * 20 + ["b"] * 20 + [None]
-    train, held = calibration_split(texts, intents, 0.1)
+    train, held = holdout_split(texts, intents, 0.1)
     assert sorted(train + held) == list(range(len(texts)))
     assert [intents[i] for i in held].count("a") == 2 and [intents[i] for i in held].count("b") == 2
     assert 40 in train  # a class with one row keeps it for training
     order = list(reversed(range(len(texts))))
-    _, held_again = calibration_split([texts[i] for i in order], [intents[i] for i in order], 0.1)
+    _, held_again = holdout_split([texts[i] for i in order], [intents[i] for i in order], 0.1)
     assert {texts[order[i]] for i in held_again} == {texts[i] for i in held}
 
 
 def test_pretraining_leaves_out_the_rows_fine_tuning_holds_out(tmp_path):
     import json
 
-    from training.dataset import calibration_split, pretraining_corpus, read_labelled_csv, write_labelled_csv
+    from knowledge.csvfiles import read_labelled_csv
+    from training.dataset import holdout_split, pretraining_corpus, write_labelled_csv
 
     (tmp_path / "banking77").mkdir()
     (tmp_path / "clinc150").mkdir()
@@ -134,9 +135,9 @@ def test_pretraining_leaves_out_the_rows_fine_tuning_holds_out(tmp_path):
     (tmp_path / "clinc150" / "wiki_sentences.txt").write_text("the sky is blue\n")
     texts, _ = pretraining_corpus(tmp_path)
     b_texts, b_intents = read_labelled_csv(tmp_path / "banking77" / "train.csv", intent_column="category", oos_label=None)
-    _, held = calibration_split(b_texts, list(b_intents))
+    _, held = holdout_split(b_texts, list(b_intents))
     rows = clinc["train"] + clinc["oos_train"]
-    _, c_held = calibration_split([r[0] for r in rows], [None if r[1] == "oos" else r[1] for r in rows])
+    _, c_held = holdout_split([r[0] for r in rows], [None if r[1] == "oos" else r[1] for r in rows])
     left_out = {b_texts[i] for i in held} | {rows[i][0] for i in c_held}
     assert len(left_out) == 6 + 3 and not left_out & set(texts)
     assert len(texts) == 60 + 30 + 1 - len(left_out)

@@ -7,37 +7,14 @@ import json
 import zlib
 from pathlib import Path
 
+from knowledge.csvfiles import read_labelled_csv
 from serving.intents import normalize
 
 # Share of each intent's training rows that fine-tuning holds out to fit the temperature, the
-# thresholds and the epoch; pretraining leaves the same rows out of the base (see calibration_split).
+# thresholds and the epoch; pretraining leaves the same rows out of the base (see holdout_split).
 HOLDOUT_FRACTION = 0.1
-
-
-class DatasetError(Exception):
-    """A file is missing a column or holds no usable rows."""
-
-
-def read_labelled_csv(
-    path: Path, *, text_column: str = "text", intent_column: str = "intent", oos_label: str | None = "oos"
-) -> tuple[list[str], list[str | None]]:
-    """Texts and intents from a CSV; rows labelled `oos_label` become None (out-of-scope)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = {text_column, intent_column} - set(reader.fieldnames or [])
-        if missing:
-            raise DatasetError(f"{path}: no column(s) {sorted(missing)}; columns are {reader.fieldnames}")
-        texts: list[str] = []
-        intents: list[str | None] = []
-        for row in reader:
-            text, intent = (row[text_column] or "").strip(), (row[intent_column] or "").strip()
-            if not text or not intent:
-                continue
-            texts.append(text)
-            intents.append(None if intent == oos_label else intent)
-    if not texts:
-        raise DatasetError(f"{path}: no labelled rows")
-    return texts, intents
+# Share of each intent's examples that a retrain holds out to evaluate and gate the candidate.
+EVAL_FRACTION = 0.15
 
 
 def write_labelled_csv(path: Path, texts: list[str], intents: list[str], *, columns: tuple[str, str] = ("text", "intent")) -> None:
@@ -47,10 +24,13 @@ def write_labelled_csv(path: Path, texts: list[str], intents: list[str], *, colu
         writer.writerows(zip(texts, intents))
 
 
-def calibration_split(
+def holdout_split(
     texts: list[str], intents: list[str | None], fraction: float = HOLDOUT_FRACTION
 ) -> tuple[list[int], list[int]]:
     """Indices (train, held out): about `fraction` of each intent (None = out-of-scope is one more).
+
+    The project's one held-out rule: fine-tuning calibrates on it (HOLDOUT_FRACTION), a retrain
+    evaluates and gates on it (EVAL_FRACTION), pretraining leaves its rows out of the base.
 
     Keyed on content, not on a seed: within each intent the rows with the lowest crc32 of their
     normalized text are held out. So the same training file always yields the same held-out rows,
@@ -75,7 +55,7 @@ def pretraining_corpus(data_dir: Path) -> tuple[list[str], list[str | None]]:
 
     Only training splits: BANKING77 test and CLINC150 val/oos_val are the benchmarks' evaluation
     sets and must never reach the base model. The rows that fine-tuning on those training files
-    holds out for calibration (`calibration_split`) are left out too. Labels are prefixed by
+    holds out for calibration (`holdout_split`) are left out too. Labels are prefixed by
     dataset so that the two label sets stay distinct classes.
     """
     data_dir = Path(data_dir)
@@ -85,7 +65,7 @@ def pretraining_corpus(data_dir: Path) -> tuple[list[str], list[str | None]]:
     out_texts: list[str] = []
     out_labels: list[str | None] = []
     for prefix, texts, labels in (("banking77", b77_texts, list(b77_labels)), ("clinc150", clinc_texts, clinc_intents)):
-        keep, _ = calibration_split(texts, labels)
+        keep, _ = holdout_split(texts, labels)
         out_texts.extend(texts[i] for i in keep)
         out_labels.extend(None if labels[i] is None else f"{prefix}:{labels[i]}" for i in keep)
     wiki = (data_dir / "clinc150" / "wiki_sentences.txt").read_text(encoding="utf-8").splitlines()

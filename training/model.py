@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402  (after the log level, so TF stays quiet)
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from serving.intents import FORMAT_VERSION, OOV, Preprocessor, normalize  # noqa: E402
-from training.dataset import HOLDOUT_FRACTION, calibration_split  # noqa: E402
+from training.dataset import HOLDOUT_FRACTION, holdout_split  # noqa: E402
 
 BASE_CONFIG_FILE = "base.json"
 BASE_WEIGHTS_FILE = "encoder.npz"
@@ -427,7 +425,7 @@ def fine_tune(
     """Fine-tune the pretrained base on labelled texts (None = out-of-scope example).
 
     1. Hold out `holdout` of each class (never the evaluation set: callers pass training data only),
-       chosen by content (`calibration_split`), so these rows are also absent from the base.
+       chosen by content (`holdout_split`), so these rows are also absent from the base.
     2. Build the model, copy the base encoder in (base_dir=None trains from scratch), new head.
     3. Train the head alone with the encoder frozen, then the whole model at a lower learning rate
        (cosine decay), scoring the held-out split after every epoch.
@@ -453,7 +451,7 @@ def fine_tune(
         base = None
         pre, config = Preprocessor(build_vocab(list(texts)), spelling=True), dict(DEFAULT_CONFIG)
     x = pre.encode_batch(list(texts))
-    tr_list, ho_list = calibration_split(list(texts), list(intents), holdout)
+    tr_list, ho_list = holdout_split(list(texts), list(intents), holdout)
     tr, ho = np.array(tr_list, np.int64), np.array(ho_list, np.int64)
     refit = refit and len(ho) > 0
     if len(ho) == 0:  # tiny data: use everything for both (the threshold is then optimistic)

@@ -25,11 +25,12 @@ from django.utils import timezone
 from serving import registry
 from knowledge.models import TrainingExample
 from privacy.redaction import redact
+from training.dataset import EVAL_FRACTION, holdout_split
+from training.metrics import metrics, per_intent_accuracy, write_report
 from training.models import ModelVersion, TrainingRun
 
 log = logging.getLogger(__name__)
 
-EVAL_FRACTION = 0.15
 REGRESSION_FILE = "regression.json"
 Status = TrainingRun.Status
 
@@ -93,51 +94,28 @@ def fingerprint(texts: list[str], intents: list[str | None]) -> str:
 
 
 def split(texts: list[str], intents: list[str | None]) -> tuple[list[int], list[int]]:
-    """A stable held-out split: an example is held out by a hash of its own text alone, so it
-    stays on its side from run to run whatever else is added (every label keeps one to train on)."""
-    held = {i for i, text in enumerate(texts) if int(hashlib.md5(text.encode()).hexdigest(), 16) % 100 < EVAL_FRACTION * 100}
-    for label in set(intents):
-        members = [i for i, intent in enumerate(intents) if intent == label]
-        if members and all(i in held for i in members):
-            held.discard(members[0])
-    train = [i for i in range(len(texts)) if i not in held]
-    return train, sorted(held)
+    """The retrain's held-out split: the project's one rule (`holdout_split`), EVAL_FRACTION of each intent."""
+    return holdout_split(texts, intents, EVAL_FRACTION)
 
 
 def score(model: Any, texts: list[str], intents: list[str | None], report_dir: Path | None = None) -> dict[str, Any]:
     """Accuracy (out-of-scope as one more class), macro-F1, OOS recall of a served model;
     with `report_dir`, also the per-intent report and confusion-matrix image there."""
-    from sklearn.metrics import f1_score
-
     if not texts:
         return {"accuracy": None, "macro_f1": None, "oos_recall": None, "n": 0}
-    truth = [i or "oos" for i in intents]
     predictions = [model.predict(t) for t in texts]
-    predicted = [p.intent or "oos" for p in predictions]
-    correct = [t == p for t, p in zip(truth, predicted)]
-    oos = [p == "oos" for t, p in zip(truth, predicted) if t == "oos"]
+    predicted = [p.intent for p in predictions]
+    figures = metrics(intents, predicted)
     result = {
-        "accuracy": round(sum(correct) / len(correct), 4),
-        "macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 4),
-        "oos_recall": round(sum(oos) / len(oos), 4) if oos else None,
+        "accuracy": round(figures["accuracy"], 4),
+        "macro_f1": round(figures["macro_f1"], 4),
+        "oos_recall": None if figures["oos_recall"] is None else round(figures["oos_recall"], 4),
         "n": len(texts),
-        "per_intent": _per_intent(truth, predicted),
+        "per_intent": per_intent_accuracy(intents, predicted),
     }
     if report_dir is not None:
-        from training.evaluation import write_report
-
-        write_report(report_dir, list(intents), [p.intent for p in predictions],
-                     [p.confidence for p in predictions], result)
+        write_report(report_dir, list(intents), predicted, [p.confidence for p in predictions], result)
     return result
-
-
-def _per_intent(truth: list[str], predicted: list[str]) -> dict[str, float]:
-    totals: dict[str, list[int]] = {}
-    for t, p in zip(truth, predicted):
-        totals.setdefault(t, [0, 0])
-        totals[t][0] += int(t == p)
-        totals[t][1] += 1
-    return {k: round(c / n, 3) for k, (c, n) in sorted(totals.items())}
 
 
 def regression_set(known: set[str]) -> tuple[list[str], list[str | None]]:

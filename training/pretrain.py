@@ -50,7 +50,7 @@ def pretrain(
         "epochs": epochs,
         "seed": seed,
         "seconds": round(time.monotonic() - started, 1),
-        "corpus": "banking77/train.csv + clinc150 train + oos_train (less their calibration_split held-out "
+        "corpus": "banking77/train.csv + clinc150 train + oos_train (less their holdout_split held-out "
                   "rows) + wiki_sentences (as out-of-scope)",
     }
     save_base(model, pre, config, Path(out_dir), info)

@@ -1,6 +1,5 @@
 """manage.py import_intents FILE.csv: load intents and labelled examples (idempotent)."""
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -9,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser, CommandError
 from django.db import transaction
 from django.utils.text import slugify
 
+from knowledge.csvfiles import CsvError, read_rows
 from knowledge.models import Intent, TrainingExample
 
 
@@ -39,13 +39,8 @@ class Command(BaseCommand):
     @staticmethod
     def _read(path: Path, first: str, second: str) -> list[tuple[str, str]]:
         try:
-            with open(path, newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
-                missing = {first, second} - set(reader.fieldnames or [])
-                if missing:
-                    raise CommandError(f"{path}: no column(s) {sorted(missing)}; columns are {reader.fieldnames}")
-                return [((r[first] or "").strip(), (r[second] or "").strip()) for r in reader]
-        except OSError as exc:
+            return [(r[first], r[second]) for r in read_rows(path, [first, second])]
+        except CsvError as exc:
             raise CommandError(str(exc)) from exc
 
 

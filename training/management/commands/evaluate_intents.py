@@ -1,7 +1,6 @@
 """manage.py evaluate_intents --train TRAIN.csv --test TEST.csv: the standard pipeline on one split."""
 
 import json
-import os
 from pathlib import Path
 
 from django.conf import settings
@@ -29,8 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
 
     def handle(self, *args, **options):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        from training.dataset import DatasetError, read_labelled_csv
+        from knowledge.csvfiles import CsvError, read_labelled_csv
         from training.evaluation import evaluate
         from training.model import TqdmProgress
 
@@ -38,7 +36,7 @@ class Command(BaseCommand):
         try:
             train_texts, train_intents = read_labelled_csv(options["train"], **columns)
             test_texts, test_intents = read_labelled_csv(options["test"], **columns)
-        except (OSError, DatasetError) as exc:
+        except CsvError as exc:
             raise CommandError(str(exc)) from exc
         base = None if options["from_scratch"] else (options["base"] or Path(settings.BASE_MODEL_DIR))
         bar = TqdmProgress("fine-tune")

@@ -7,7 +7,6 @@ directory: no ticket, bundle or setting of the running product is read or writte
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _fine_tuned_intent_encoder(texts: list[str], intents: list[str], workspace: Path) -> Any:

@@ -1,7 +1,6 @@
 """manage.py pretrain --data-dir PATH: rebuild the committed base intent encoder."""
 
 import json
-import os
 from pathlib import Path
 
 from django.conf import settings
@@ -19,7 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
 
     def handle(self, *args, **options):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from training.model import TqdmProgress
         from training.pretrain import pretrain
 
