@@ -53,3 +53,13 @@ def redis_is_configured_for_production(app_configs, **kwargs):
                         "each other, and Celery uses a local filesystem broker",
                         hint="Set REDIS_URL=redis://host:6379/0 in production.", id="chat.W002")]
     return []
+
+
+@register(deploy=True)
+def mail_is_configured(app_configs, **kwargs):
+    """Offline messages, customers' emails and transcripts go out by mail: without a server they are lost."""
+    if not settings.EMAIL_HOST:
+        return [Warning("EMAIL_HOST is not set: the team hears of no offline message and no transcript is sent",
+                        hint="Set EMAIL_HOST (and EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS).",
+                        id="chat.W010")]
+    return []

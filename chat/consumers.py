@@ -19,7 +19,7 @@ from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import DatabaseError
 
-from chat import conversations, handoff, limits, replies
+from chat import conversations, handoff, limits, mail, replies
 from chat.batcher import Batcher, db
 from chat.conversations import Incoming, Reply, storable
 from chat.limits import Ticket, budgets
@@ -281,6 +281,7 @@ class ChatConsumer(FrameConsumer):
         await self.deliver(await db(handoff.request)(self.conversation.pk, reason[:200]))
 
     async def on_stop_waiting(self, frame: dict[str, Any]) -> None:
+        await self.spend()
         await self.deliver(await db(handoff.stop_waiting)(self.conversation.pk))
 
     async def on_feedback(self, frame: dict[str, Any]) -> None:
@@ -320,6 +321,15 @@ class ChatConsumer(FrameConsumer):
         await self.send_json({"type": "email", "saved": True})
         await self.deliver(reply)
 
+    async def on_transcript(self, frame: dict[str, Any]) -> None:
+        await self.spend()
+        outcome = await db(mail.request_transcript)(self.conversation.pk)
+        if outcome == "no_email":
+            raise FrameError("no_email", "leave your email first: the transcript goes there")
+        if outcome == "too_soon":
+            raise FrameError("too_soon", "a transcript was sent a moment ago; try again in a few minutes")
+        await self.send_json({"type": "transcript", "queued": True})
+
     async def on_typing(self, frame: dict[str, Any]) -> None:
         if self.has_peers:
             await self.broadcast({"type": "typing", "sender": "customer", "state": bool(frame.get("state"))})
@@ -334,6 +344,7 @@ class ChatConsumer(FrameConsumer):
         "feedback": on_feedback,
         "rating": on_rating,
         "email": on_email,
+        "transcript": on_transcript,
         "typing": on_typing,
         "ping": on_ping,
     }

@@ -20,7 +20,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _, override
 
-from chat import conversations, hours
+from chat import conversations, hours, mail
 from chat.conversations import Reply
 from chat.models import AgentPresence, Conversation, Message, Site
 from privacy.redaction import redact
@@ -154,8 +154,11 @@ def leave_email(conversation_id: int, email: str) -> Reply | None:
     if not valid_email(email):
         return None
     conversation = Conversation.objects.select_related("visitor", "site").get(pk=conversation_id)
-    conversation.visitor.email = email
-    conversation.visitor.save(update_fields=["email"])
+    if conversation.visitor.email != email:
+        with transaction.atomic():
+            conversation.visitor.email = email
+            conversation.visitor.save(update_fields=["email"])
+            mail.enqueue_team_notification(conversation_id, mail.EMAIL_LEFT)
     with override(conversation.site.language):
         text = _("Thanks, we'll reply to your email.")
     return Reply(messages=[_system(conversation_id, text)])
@@ -206,6 +209,7 @@ def expire_waiting() -> list[tuple[Conversation, Reply]]:
                          "messages there. I'm still here for anything I can answer.")
         conversation.status = Status.OFFLINE
         message = _system(conversation.pk, text)
+        mail.enqueue_team_notification(conversation.pk, mail.OFFLINE)
         result.append((conversation, Reply(messages=[message], status=Status.OFFLINE, handoff=True,
                                            offer_email=not conversation.visitor.email)))
     return result

@@ -123,6 +123,7 @@ class Conversation(models.Model):
     # any more does not count in others' queue positions.
     customer_left = models.DateTimeField(null=True, blank=True)
     page = models.URLField(max_length=500, blank=True, help_text="The page the customer chatted from.")
+    transcript_sent = models.DateTimeField(null=True, blank=True, help_text="When a transcript was last mailed.")
     resolution = models.TextField(blank=True)
     anonymized = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)

@@ -26,3 +26,17 @@ def expire_waiting_chats() -> int:
     expired = expire_waiting()
     publish(expired)
     return len(expired)
+
+
+@shared_task
+def notify_team(conversation_id: int, kind: str) -> bool:
+    from chat.mail import notify_team
+
+    return notify_team(conversation_id, kind)
+
+
+@shared_task
+def send_transcript(conversation_id: int) -> bool:
+    from chat.mail import send_transcript
+
+    return send_transcript(conversation_id)

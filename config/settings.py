@@ -276,6 +276,27 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Outgoing mail (team notifications, customers' transcripts). No EMAIL_HOST: mail is printed in
+# development and dropped otherwise (a system check warns when a site expects mail).
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = _int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = _bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: set one")
+EMAIL_TIMEOUT = _int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="chat@localhost")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+# The agent console's address, for links in the team's mail.
+CHAT_PUBLIC_URL = env.str("CHAT_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
+
 # Chat limits: generous enough for many customers behind one NAT address.
 CHAT_MAX_MESSAGE_CHARS = _int("CHAT_MAX_MESSAGE_CHARS", 2000)
 CHAT_RATE_PER_MINUTE = _int("CHAT_RATE_PER_MINUTE", 30)

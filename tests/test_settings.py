@@ -24,6 +24,8 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     ("DEBUG", "maybe", "DEBUG must be true or false, got 'maybe'"),
     ("DATABASE_URL", "nosuchdb://secret@x/db",
      "DATABASE_URL must be a postgres://user@host:port/name or sqlite:///path URL, got the scheme 'nosuchdb'"),
+    ("EMAIL_PORT", "smtp", "EMAIL_PORT must be an integer, got 'smtp'"),
+    ("CHAT_OFFLINE_AFTER_SECONDS", "0", "CHAT_OFFLINE_AFTER_SECONDS must be an integer >= 1, got 0"),
 ])
 def test_a_bad_value_stops_the_start_with_a_clear_error(name, value, message):
     result = run_manage("check", **{name: value})
@@ -39,8 +41,14 @@ def test_a_bad_value_stops_the_start_with_a_clear_error(name, value, message):
 def test_production_settings_pass_the_deploy_checks():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="false",
                         SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="chat.example.com",
-                        REDIS_URL="redis://127.0.0.1:6379/0")
+                        REDIS_URL="redis://127.0.0.1:6379/0", EMAIL_HOST="smtp.example.com")
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_production_without_a_mail_server_is_warned_that_the_team_hears_nothing():
+    result = run_manage("check", "--deploy", DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50),
+                        ALLOWED_HOSTS="chat.example.com", REDIS_URL="redis://127.0.0.1:6379/0")
+    assert "chat.W010" in result.stderr + result.stdout
 
 
 def test_the_development_secret_is_an_error_in_deploy_checks():

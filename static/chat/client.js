@@ -44,6 +44,7 @@ export function mountChat(root, options = {}) {
   const email = new EmailCard({
     id: `chat-email-${site}`,
     send: (address) => connection.sendFrame({ type: "email", email: address }),
+    transcript: () => connection.sendFrame({ type: "transcript" }),
   });
   // While the chat waits for a person (or for the team's email) the customer may go back to the bot.
   const stopWaiting = el("button", { type: "button", class: "chat-stop-waiting" }, "Stop waiting and chat with the bot");
@@ -128,8 +129,10 @@ export function mountChat(root, options = {}) {
     },
     feedback: (frame) => messages.feedback(frame.seq, frame.value),
     email: () => email.saved(),
+    transcript: () => email.transcriptQueued(),
     error: (frame) => {
       if (frame.code === "invalid_email") return email.error(frame.detail);
+      if (frame.code === "too_soon" || frame.code === "no_email") return notices.show(frame.detail, "warning", RATE_NOTICE_MS);
       if (frame.code === "rate_limited") {
         return notices.show("You're sending messages quickly: the rest will follow in a moment.", "warning", RATE_NOTICE_MS);
       }

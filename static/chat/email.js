@@ -3,10 +3,11 @@
 import { el } from "./dom.js";
 
 export class EmailCard {
-  // send(email) -> bool (the frame went out).
-  constructor({ id, send }) {
+  // send(email) -> bool (the frame went out); transcript() asks for the chat by email.
+  constructor({ id, send, transcript }) {
     this.id = id;
     this.send = send;
+    this.transcript = transcript;
     this.node = el("form", { class: "chat-email", novalidate: true });
     this.node.hidden = true;
     this.node.addEventListener("submit", (event) => {
@@ -50,7 +51,15 @@ export class EmailCard {
 
   saved() {
     const address = this.node.querySelector("input")?.value.trim();
+    const copy = el("button", { type: "button", class: "chat-email-transcript" }, "Email me a copy of this chat");
+    copy.addEventListener("click", () => this.transcript());
     this.node.replaceChildren(el("p", { class: "chat-email-done", role: "status" },
-      address ? `Thanks! We'll reply to ${address}.` : "Thanks! We'll reply by email."));
+      address ? `Thanks! We'll reply to ${address}.` : "Thanks! We'll reply by email."), copy);
+    this.node.hidden = false;
+  }
+
+  transcriptQueued() {
+    const copy = this.node.querySelector(".chat-email-transcript");
+    if (copy) copy.replaceWith(el("p", { class: "chat-email-done", role: "status" }, "A copy of this chat is on its way."));
   }
 }
