@@ -17,6 +17,7 @@ from knowledge.catalog import catalog
 from chat.models import Site
 from knowledge.models import Intent
 from serving.registry import Hit, OneAtATime, Prediction, registry
+from tests.mail_support import eager_tasks, smtp_server  # noqa: F401 (fixtures for the mail tests)
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -9,7 +9,6 @@ from channels.db import database_sync_to_async
 from chat import conversations, handoff, mail
 from chat.models import Conversation
 from tests.conftest import chat_communicator
-from tests.mail_support import eager_tasks, smtp_server  # noqa: F401 (fixtures)
 from tests.test_handoff import next_of, say
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
