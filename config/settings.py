@@ -84,7 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",  # login throttling (issue 14, item 9)
-    # Our apps, bottom layer first (docs/architecture.md): privacy and serving hold no models.
+    # Our apps, bottom layer first (docs/architecture.md): privacy holds no models.
     "knowledge",
     "retrieval",
     "serving",

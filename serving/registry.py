@@ -7,20 +7,25 @@ A bundle is one directory `<ARTIFACTS_DIR>/bundles/<version>/` holding
     index/          the ticket index and its encoder (retrieval.ingest.LiveIndex.load), optional
     report/         the held-out evaluation: per-intent metrics, confusion_matrix.png
 
-and `<ARTIFACTS_DIR>/ACTIVE` names the active version. Training writes a bundle into a `draft()`
-(whose parts are named here, not in training) and calls `publish()`, then `activate_version()`
-once its database rows are committed;
-serving calls `current()`, which notices a new ACTIVE within BUNDLE_POLL_SECONDS, builds
-the new bundle fully, then swaps one reference. A bundle that fails to load is never
-switched to: the old one stays live.
+Published bundles live in the database (serving.models: one archive per version, one row naming
+the active version), which every node of a deployment shares; `bundles/` is this node's cache of
+them, filled on demand. Training writes a bundle into a `draft()` (whose parts are named here, not
+in training) and calls `publish()`, then `activate_version()` once its database rows are
+committed; serving calls `current()`, which notices a new active version within
+BUNDLE_POLL_SECONDS, fetches it if this node lacks it, builds the new bundle fully, then swaps
+one reference. A bundle that fails to load is never switched to: the old one stays live, as it
+does while the database is unreachable.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import os
 import shutil
+import tarfile
 import tempfile
 import threading
 import time
@@ -141,11 +146,25 @@ def report_dir(bundle: Path) -> Path:
 
 
 def confusion_matrix_path(version: str) -> Path:
-    return report_dir(bundles_dir() / version) / "confusion_matrix.png"
+    """The version's confusion matrix on this node (fetched with its bundle if need be)."""
+    try:
+        directory = fetch(version)
+    except (FileNotFoundError, IncompatibleBundle):
+        directory = bundles_dir() / version
+    return report_dir(directory) / "confusion_matrix.png"
 
 
 def active_version() -> str:
-    """The version named by the ACTIVE pointer, or '' when none was published."""
+    """The active version of the deployment, or '' when none was published.
+
+    Before the shared store existed a node kept its pointer in `<ARTIFACTS_DIR>/ACTIVE`; that
+    file still counts while the database names no version (`manage.py activate` moves it over).
+    """
+    from serving.models import ActiveBundle
+
+    version = ActiveBundle.objects.filter(pk=1).values_list("bundle_id", flat=True).first()
+    if version:
+        return str(version)
     try:
         return (artifacts_dir() / "ACTIVE").read_text().strip()
     except FileNotFoundError:
@@ -153,9 +172,68 @@ def active_version() -> str:
 
 
 def list_versions() -> list[str]:
-    if not bundles_dir().is_dir():
-        return []
-    return sorted(p.name for p in bundles_dir().iterdir() if (p / "manifest.json").exists())
+    """Every published version: in the shared store, or (published before it) in this node's cache."""
+    from serving.models import BundleArchive
+
+    stored = set(BundleArchive.objects.values_list("version", flat=True))
+    cached = {p.name for p in bundles_dir().iterdir() if (p / "manifest.json").exists()} if bundles_dir().is_dir() else set()
+    return sorted(stored | cached)
+
+
+def _pack(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
+        for path in sorted(directory.rglob("*")):
+            archive.add(path, arcname=str(path.relative_to(directory)), recursive=False)
+    return buffer.getvalue()
+
+
+def store(version: str) -> None:
+    """Put a bundle of this node's cache into the shared store (once; a no-op if it is there)."""
+    from serving.models import BundleArchive
+
+    if BundleArchive.objects.filter(version=version).exists():
+        return
+    directory = bundles_dir() / version
+    data = _pack(directory)
+    BundleArchive.objects.get_or_create(version=version, defaults={
+        "manifest": json.loads((directory / "manifest.json").read_text()), "archive": data,
+        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+    })
+
+
+def fetch(version: str) -> Path:
+    """This node's copy of a published bundle, unpacked from the shared store if it has none.
+
+    Unpacked beside the cache and renamed into place, so processes of one node that fetch
+    the same version at once never see half a bundle (the first rename wins).
+    """
+    from serving.models import BundleArchive
+
+    directory = bundles_dir() / version
+    if (directory / "manifest.json").exists():
+        return directory
+    row = BundleArchive.objects.filter(version=version).values_list("archive", "sha256").first()
+    if row is None:
+        raise FileNotFoundError(f"no bundle {version} in the shared store or in {bundles_dir()}")
+    data, digest = bytes(row[0]), row[1]
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise IncompatibleBundle(f"the stored archive of bundle {version} is corrupt (sha256 mismatch)")
+    bundles_dir().mkdir(parents=True, exist_ok=True)
+    unpacked = Path(tempfile.mkdtemp(prefix=f".fetch-{version}-", dir=bundles_dir()))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            archive.extractall(unpacked, filter="data")
+        try:
+            os.replace(unpacked, directory)
+        except OSError:
+            if not (directory / "manifest.json").exists():
+                raise
+        else:
+            log.info("fetched bundle %s from the shared store (%d bytes)", version, len(data))
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
+    return directory
 
 
 class Draft:
@@ -181,29 +259,24 @@ def draft() -> Iterator[Draft]:
 
 
 def active_bundle() -> LoadedBundle | None:
-    """The active bundle freshly loaded from disk (for training's gate), or None."""
+    """The active bundle freshly loaded (for training's gate), or None."""
     version = active_version()
     if not version:
         return None
     try:
-        return LoadedBundle(bundles_dir() / version)
+        return LoadedBundle(fetch(version))
     except Exception:
         log.exception("the active bundle %s does not load", version)
         return None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def publish(bundle: Draft | Path, manifest: dict[str, Any], *, activate: bool = True) -> str:
-    """Move a fully written draft into place as a new version.
+    """Move a fully written draft into place as a new version, for every node.
 
     Steps: write the manifest into the draft, load it once to prove it serves (a bundle that
-    cannot load is never published), rename it to bundles/<version>, then (unless the caller
-    activates after its own transaction commits) point ACTIVE at it.
+    cannot load is never published), rename it to bundles/<version> in this node's cache, store
+    its archive in the shared store, then (unless the caller activates after its own
+    transaction commits) make it the active version.
     """
     staging = bundle.directory if isinstance(bundle, Draft) else bundle
     version = str(manifest["version"])
@@ -215,19 +288,19 @@ def publish(bundle: Draft | Path, manifest: dict[str, Any], *, activate: bool = 
     if target.exists():
         raise FileExistsError(f"version {version} already exists")
     os.replace(staging, target)
+    store(version)
     if activate:
         activate_version(version)
     return version
 
 
 def activate_version(version: str) -> None:
-    """Point ACTIVE at an existing version after checking it loads."""
-    directory = bundles_dir() / version
-    if not (directory / "manifest.json").exists():
-        raise FileNotFoundError(f"no bundle {version} in {bundles_dir()}")
-    LoadedBundle(directory)
-    artifacts_dir().mkdir(parents=True, exist_ok=True)
-    _write_atomically(artifacts_dir() / "ACTIVE", version + "\n")
+    """Make a published version the active one everywhere, after checking it loads here."""
+    from serving.models import ActiveBundle
+
+    LoadedBundle(fetch(version))
+    store(version)  # one published on this node before the shared store existed
+    ActiveBundle.objects.update_or_create(pk=1, defaults={"bundle_id": version})
 
 
 class _Registry:
@@ -253,7 +326,11 @@ class _Registry:
         """Load the ACTIVE bundle if it changed; keep serving the old one if loading fails."""
         with self._lock:
             self._checked_at = time.monotonic()
-            version = active_version()
+            try:
+                version = active_version()
+            except Exception as exc:  # the database is unreachable: keep serving what is loaded
+                log.warning("cannot read the active bundle version (%s); still serving %s", exc, self._loaded_version)
+                return
             if version == self._loaded_version:
                 return
             if not version:
@@ -262,7 +339,7 @@ class _Registry:
             if version in self._failed and time.monotonic() - self._failed[version] < 60:
                 return
             try:
-                bundle = LoadedBundle(bundles_dir() / version)
+                bundle = LoadedBundle(fetch(version))
             except Exception:
                 log.exception("bundle %s failed to load; still serving %s", version, self._loaded_version)
                 self._failed[version] = time.monotonic()

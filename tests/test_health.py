@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from tests.stack import free_port
@@ -37,10 +39,14 @@ def test_an_unreachable_channel_layer_makes_the_process_not_ready(client, settin
 
 
 @pytest.mark.django_db
-def test_an_active_model_that_is_not_loaded_makes_the_process_not_ready(client, settings):
-    settings.ARTIFACTS_DIR.mkdir(parents=True)
-    (settings.ARTIFACTS_DIR / "ACTIVE").write_text("20261201-missing\n")
+def test_an_active_model_that_is_not_loaded_makes_the_process_not_ready(client):
+    from serving.models import ActiveBundle, BundleArchive
+
+    broken = b"not a bundle archive"
+    BundleArchive.objects.create(version="20261201-broken", manifest={}, archive=broken, size=len(broken),
+                                 sha256=hashlib.sha256(broken).hexdigest())
+    ActiveBundle.objects.create(pk=1, bundle_id="20261201-broken")
     response = client.get("/readyz")
     assert response.status_code == 503
     model = response.json()["checks"]["model"]
-    assert model["ok"] is False and "20261201-missing" in model["detail"]
+    assert model["ok"] is False and "20261201-broken" in model["detail"]
