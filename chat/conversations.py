@@ -147,7 +147,10 @@ def _next_seqs(conversation_ids: list[int]) -> dict[int, tuple[int, str, bool]]:
     for conversation_id in conversation_ids:
         counts[conversation_id] = counts.get(conversation_id, 0) + 1
     table = Conversation._meta.db_table
-    site_flag = f"(SELECT redact_contacts FROM {Site._meta.db_table} AS s WHERE s.id = {{c}}site_id)"
+    # Contacts are redacted at storage where the site says so, and in a conversation retention
+    # has anonymised already (a message arriving after that is not kept raw either).
+    site_flag = (f"({{c}}anonymized OR (SELECT redact_contacts FROM {Site._meta.db_table} AS s "
+                 f"WHERE s.id = {{c}}site_id))")
     ids = sorted(counts)
     if connection.vendor == "postgresql":
         # Arrays keep the statement's text the same for every batch, so it is prepared once.
@@ -179,7 +182,7 @@ def _next_seqs(conversation_ids: list[int]) -> dict[int, tuple[int, str, bool]]:
 class _Seqs:
     seqs: list[int]  # one per message, in order
     statuses: dict[int, str]  # per conversation
-    redact_contacts: dict[int, bool]  # per conversation: its site redacts emails and phones at storage
+    redact_contacts: dict[int, bool]  # per conversation: its site redacts contacts at storage, or it is anonymised
 
 
 def _assign_seqs(conversation_ids: list[int]) -> _Seqs:

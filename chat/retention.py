@@ -7,10 +7,12 @@ everything derived from them, and queues a retrain so no model keeps learning fr
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from chat.models import Conversation, Erasure, Message, Site, Visitor
@@ -24,12 +26,18 @@ ERASED = "[erased]"
 
 
 def anonymize_expired(now: Any = None) -> int:
-    """Redact the messages of conversations idle for longer than their site's retention."""
+    """Redact the messages of conversations whose last message is older than their site's retention.
+
+    The age counts from the last message, not from the conversation's last change of state
+    (storing a message does not touch `Conversation.updated`). Messages that arrive after
+    anonymising are redacted as they are stored (chat/conversations.py).
+    """
     now = now or timezone.now()
     done = 0
     for site in Site.objects.all():
         cutoff = now - timedelta(days=site.retention_days)
-        expired = Conversation.objects.filter(site=site, anonymized=False, updated__lt=cutoff)
+        recent = Message.objects.filter(conversation=OuterRef("pk"), created__gte=cutoff)
+        expired = Conversation.objects.filter(site=site, anonymized=False, updated__lt=cutoff).exclude(Exists(recent))
         for conversation in expired.iterator():
             with transaction.atomic():
                 for message in conversation.messages.all():
@@ -83,14 +91,19 @@ def purge_erased_tickets(older_than: timedelta = timedelta(days=1)) -> int:
     return stale.delete()[0]
 
 
-def find_visitor(reference: str) -> Visitor | None:
-    """A visitor by their id, a conversation id, or the email they left."""
+def find_visitors(reference: str) -> list[Visitor]:
+    """Every visitor an erasure request names: by visitor id or conversation id, or, for an
+    email address, every visitor who left it and every visitor whose messages hold it."""
     reference = reference.strip()
-    for lookup in ({"public_id": reference}, {"conversations__public_id": reference}):
-        try:
-            found = Visitor.objects.filter(**lookup).first()
-        except Exception:  # not a UUID
-            found = None
-        if found:
-            return found
-    return Visitor.objects.filter(email__iexact=reference).first() if "@" in reference else None
+    if not reference:
+        return []
+    try:
+        uuid.UUID(reference)
+    except ValueError:
+        pass
+    else:
+        return list(Visitor.objects.filter(Q(public_id=reference) | Q(conversations__public_id=reference)).distinct())
+    if "@" not in reference:
+        return []
+    wrote_it = Message.objects.filter(text__icontains=reference).values("conversation__visitor_id")
+    return list(Visitor.objects.filter(Q(email__iexact=reference) | Q(pk__in=wrote_it)).distinct().order_by("pk"))

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from chat import conversations
@@ -29,6 +29,7 @@ def test_conversations_past_retention_are_redacted_in_place(site):
     _, old, message = chat_with(site, "my email is pat@example.com, card 4111 1111 1111 1111")
     _, recent, fresh = chat_with(site, "call me on +44 20 7946 0958")
     Conversation.objects.filter(pk=old.pk).update(updated=timezone.now() - timedelta(days=31))
+    Message.objects.filter(conversation=old).update(created=timezone.now() - timedelta(days=31))
     assert anonymize_expired() == 1
     message.refresh_from_db()
     fresh.refresh_from_db()
@@ -63,3 +64,49 @@ def test_the_erase_command_finds_a_visitor_by_email(site, capsys):
     call_command("erase_visitor", "PAT@example.com", "--json")
     assert '"conversations": 1' in capsys.readouterr().out
     assert not Visitor.objects.filter(pk=visitor.pk).exists()
+
+
+def test_erasing_by_email_erases_every_visitor_who_left_it_or_wrote_it(site, capsys):
+    first, _, _ = chat_with(site, "hello")
+    second, _, _ = chat_with(site, "hello again")
+    wrote_it = Visitor.objects.create(site=site)
+    conversation = Conversation.objects.create(site=site, visitor=wrote_it)
+    conversations.append(conversation.pk, "customer", "reply to Pat@Example.com please", client_id="c1")
+    bystander, _, _ = chat_with(site, "someone else")
+    Visitor.objects.filter(pk=bystander.pk).update(email="sam@example.com")
+    call_command("erase_visitor", "pat@example.com", "--json")
+    out = capsys.readouterr().out
+    assert '"visitors": 3' in out and '"conversations": 3' in out
+    assert list(Visitor.objects.values_list("pk", flat=True)) == [bystander.pk]
+    assert not Message.objects.filter(text__icontains="pat@example.com").exists()
+
+
+def test_an_email_nobody_left_or_wrote_is_no_match(site):
+    chat_with(site, "hello")
+    with pytest.raises(CommandError, match="no visitor matches"):
+        call_command("erase_visitor", "nobody@example.com")
+
+
+def test_retention_counts_from_the_last_message_not_from_the_conversations_start(site):
+    site.retention_days = 30
+    site.save()
+    _, conversation, _ = chat_with(site, "call me on +44 20 7946 0958")
+    Conversation.objects.filter(pk=conversation.pk).update(updated=timezone.now() - timedelta(days=40))
+    Message.objects.filter(conversation=conversation).update(created=timezone.now() - timedelta(days=40))
+    conversations.append(conversation.pk, "customer", "still there?", client_id="c2")  # today
+    assert anonymize_expired() == 0
+    Message.objects.filter(conversation=conversation).update(created=timezone.now() - timedelta(days=31))
+    assert anonymize_expired() == 1
+
+
+def test_messages_arriving_after_anonymising_are_stored_redacted(site):
+    site.retention_days = 30
+    site.save()
+    _, conversation, _ = chat_with(site, "my password is hunter2, card 4111.1111.1111.1111")
+    Conversation.objects.filter(pk=conversation.pk).update(updated=timezone.now() - timedelta(days=31))
+    Message.objects.filter(conversation=conversation).update(created=timezone.now() - timedelta(days=31))
+    assert anonymize_expired() == 1
+    later = conversations.receive_customer_message(conversation.pk, "c9", "it's pat@example.com, +44 20 7946 0958")
+    texts = list(Message.objects.filter(conversation=conversation).order_by("seq").values_list("text", flat=True))
+    assert texts == ["my password is [SECRET], card [CARD]", "it's [EMAIL], [PHONE]"]
+    assert later.message.text == "it's [EMAIL], [PHONE]"
