@@ -125,16 +125,6 @@ AXES_RESET_ON_SUCCESS = True
 # The client's address is REMOTE_ADDR, which config/proxy.py already set from the trusted hops.
 AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
-# Outgoing mail. Without EMAIL_HOST there is no mail server: the password-reset pages are not
-# offered at all (each request would log a connection-refused traceback).
-EMAIL_HOST = env.str("EMAIL_HOST", default="")
-EMAIL_PORT = _int("EMAIL_PORT", 587)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", True)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
-PASSWORD_RESET_BY_EMAIL = bool(EMAIL_HOST)
-PASSWORD_RESETS_PER_HOUR = _int("PASSWORD_RESETS_PER_HOUR", 5)
 
 ROOT_URLCONF = "config.urls"
 TEMPLATES = [
@@ -294,6 +284,10 @@ elif DEBUG:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 else:
     EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+# Password reset is offered only with a mail server (without one each request logged a
+# connection-refused traceback), and an address may post it a few times an hour.
+PASSWORD_RESET_BY_EMAIL = bool(EMAIL_HOST)
+PASSWORD_RESETS_PER_HOUR = _int("PASSWORD_RESETS_PER_HOUR", 5)
 # The agent console's address, for links in the team's mail.
 CHAT_PUBLIC_URL = env.str("CHAT_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
 
