@@ -3,6 +3,7 @@
 //   connection.js  the protocol (resume, outbox, acks) over socket.js, the shared reconnecting socket
 //   messages.js    the message list        composer.js  the text box and the server's limit
 //   notices.js     status line and banner  email.js     the "leave your email" card
+//   rating.js      the end-of-chat rating and the thumbs-down follow-up
 //   frame.js       the widget frame's side of postMessage   palette.js  the site's colours
 
 import { Composer } from "./composer.js";
@@ -13,6 +14,7 @@ import { Embedding, parentStorage, reportRefusal } from "./frame.js";
 import { MessageList } from "./messages.js";
 import { Notices } from "./notices.js";
 import { applyPalette } from "./palette.js";
+import { notHelpfulCard, RatingCard } from "./rating.js";
 import { browserStorage } from "./storage.js";
 
 const INPUT_MAX_HEIGHT_PX = 140;
@@ -39,7 +41,15 @@ export function mountChat(root, options = {}) {
     onFeedback: (seq, value) => connection.sendFrame({ type: "feedback", seq, value }),
     onSuggestion: (label) => send(label),
     onAgent: (name) => notices.setAgent(name),
-    onArrival: (frame) => { if (frame.sender !== "customer") countUnread(); },
+    onArrival: (frame) => {
+      if (frame.sender === "bot") botAnswered = true;
+      if (frame.sender !== "customer") countUnread();
+    },
+    onThumbsDown: (node) => {
+      if (node.querySelector(".chat-nothelpful")) return;
+      node.append(notHelpfulCard({ askForPerson: () => askForPerson(), tellUs: (text) => send(text) }));
+      messages.scrollToEnd();
+    },
   });
   const email = new EmailCard({
     id: `chat-email-${site}`,
@@ -51,6 +61,18 @@ export function mountChat(root, options = {}) {
   stopWaiting.hidden = true;
   stopWaiting.addEventListener("click", () => connection.sendFrame({ type: "stop_waiting" }));
   messages.scroller.append(email.node, stopWaiting);
+  // The conversation ends (an agent closes it, or the customer closes the widget after the bot
+  // answered): ask once for a rating.
+  let conversationId = "";
+  let botAnswered = false;
+  let ratingAsked = false;
+  let leaving = false;
+  const rating = new RatingCard({
+    id: `chat-rating-${site}`,
+    send: ({ score, comment }) => connection.sendFrame({ type: "rating", score, comment }),
+    done: () => { if (leaving) embedding.requestClose(); },
+  });
+  messages.scroller.append(rating.node);
 
   const titleId = `chat-title-${site}`;
   const title = el("h1", { id: titleId, class: "chat-title" }, config.name || "Chat");
@@ -61,7 +83,7 @@ export function mountChat(root, options = {}) {
     el("div", { class: "chat-actions" },
       handoffButton,
       iconButton("restart", "New conversation", () => startOver()),
-      embedded ? iconButton("close", "Close chat", () => embedding.requestClose()) : null));
+      embedded ? iconButton("close", "Close chat", () => closeChat()) : null));
   const input = el("textarea", {
     id: `chat-input-${site}`, class: "chat-input", "aria-label": "Message", rows: "1",
     placeholder: "Write a message…", autocomplete: "off", enterkeyhint: "send",
@@ -97,6 +119,12 @@ export function mountChat(root, options = {}) {
     },
     conversation({ frame, reset }) {
       if (reset) clearMessages();
+      if (frame.id !== conversationId) {
+        conversationId = frame.id;
+        botAnswered = false;
+        ratingAsked = false;
+        rating.hide();
+      }
       if (frame.site) {
         if (frame.site.color) applyPalette(document.documentElement, frame.site.color);
         if (frame.site.name) title.textContent = frame.site.name;
@@ -126,13 +154,16 @@ export function mountChat(root, options = {}) {
     status: (frame) => {
       setStatus(frame.status);
       if (frame.offer_email) showEmailForm();
+      if (frame.status === "closed") offerRating();
     },
+    rating: () => ratingStored(),
     feedback: (frame) => messages.feedback(frame.seq, frame.value),
     email: () => email.saved(),
     transcript: () => email.transcriptQueued(),
     error: (frame) => {
       if (frame.code === "invalid_email") return email.error(frame.detail);
       if (frame.code === "too_soon" || frame.code === "no_email") return notices.show(frame.detail, "warning", RATE_NOTICE_MS);
+      if (frame.code === "already_rated") return ratingStored();
       if (frame.code === "rate_limited") {
         return notices.show("You're sending messages quickly: the rest will follow in a moment.", "warning", RATE_NOTICE_MS);
       }
@@ -148,6 +179,29 @@ export function mountChat(root, options = {}) {
     const waiting = status === "waiting" || status === "offline";
     stopWaiting.hidden = !waiting;
     if (!waiting) email.hide();
+  }
+
+  function rated() { return Boolean(conversationId) && connection.store.get("rated") === conversationId; }
+
+  function offerRating() {
+    if (rated() || ratingAsked) return false;
+    ratingAsked = true;
+    rating.show();
+    messages.scrollToEnd();
+    return true;
+  }
+
+  function ratingStored() {
+    if (conversationId) connection.store.set("rated", conversationId);
+    rating.saved();
+  }
+
+  function closeChat() {
+    // Leaving a chat with the bot after it answered ends it: ask for a rating first ("Not now"
+    // closes). A chat that waits for or is with a person goes on while the panel is closed.
+    leaving = true;
+    if (botAnswered && notices.status === "bot" && offerRating()) return;
+    embedding.requestClose();
   }
 
   function showEmailForm() {
@@ -201,6 +255,7 @@ export function mountChat(root, options = {}) {
 
   function setOpen(value) {
     open = value;
+    if (open) leaving = false;
     if (open) {
       connection.start();
       requestAnimationFrame(() => input.focus());

@@ -13,9 +13,11 @@ const SENDER_LABEL = { customer: "You", bot: "Assistant", system: "Notice" };
 const THEIR_TYPING_TIMEOUT_MS = { bot: 20000, agent: 6000 };
 
 export class MessageList {
-  // onFeedback(seq, value) -> bool (sent), onSuggestion(label), onAgent(name), onArrival(frame).
-  constructor({ lang, onFeedback, onSuggestion, onAgent = () => {}, onArrival = () => {} }) {
+  // onFeedback(seq, value) -> bool (sent), onSuggestion(label), onAgent(name), onArrival(frame),
+  // onThumbsDown(node): the customer marked that answer not helpful.
+  constructor({ lang, onFeedback, onSuggestion, onAgent = () => {}, onArrival = () => {}, onThumbsDown = () => {} }) {
     this.onFeedback = onFeedback;
+    this.onThumbsDown = onThumbsDown;
     this.onSuggestion = onSuggestion;
     this.onAgent = onAgent;
     this.onArrival = onArrival;
@@ -101,7 +103,9 @@ export class MessageList {
         type: "button", class: "chat-feedback-button", "data-value": value, "aria-label": label, title: label,
         "aria-pressed": current === value ? "true" : "false",
         onclick: () => {
-          if (this.onFeedback(seq, value)) this.setFeedback(group.closest(".chat-message"), value);
+          if (!this.onFeedback(seq, value)) return;
+          this.setFeedback(group.closest(".chat-message"), value);
+          if (value === "down") this.onThumbsDown(group.closest(".chat-message"));
         },
       }, icon(value)));
     }

@@ -1,0 +1,167 @@
+"""Insights in a real Chromium: ratings reach the dashboard, content gaps become intents, CSVs match charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import ROOT, STAFF_PASSWORD, STAFF_USER, browser, host, server  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+# Set to a folder (e.g. docs/screenshots) to save the dashboard and content-gap screenshots there.
+SCREENSHOTS = os.environ.get("INSIGHTS_SCREENSHOTS")
+
+GIFT_CARDS = [
+    "Do you sell gift cards?", "can I buy a gift card", "gift card for my sister's birthday",
+    "how do gift cards work", "Is there a gift card I can send by email?", "do you have gift vouchers or gift cards",
+]
+OTHERS = ["Can I pay with bitcoin?", "do you ship to Antarctica", "Are your mugs dishwasher safe?"]
+
+
+@pytest.fixture
+def new_page(browser):
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, "accept_downloads": True,
+                                         **options})
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def worker(server):
+    """A Celery worker on the server's database and broker (the content gaps run there)."""
+    log = server.workdir / "celery.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--pool", "solo",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=server.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while b"ready." not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        os.killpg(process.pid, 9)
+        process.wait(timeout=10)
+
+
+def sign_in(page, server, to="/insights/?site=demo"):
+    page.goto(f"{server.url}/accounts/login/?next={to}")
+    page.get_by_label("Username").fill(STAFF_USER)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(re.escape(to.split("?")[0])))
+
+
+def open_widget(page):
+    page.get_by_role("button", name="Open chat").click()
+    chat = page.frame_locator("chat-widget iframe")
+    expect(chat.get_by_label("Message")).to_be_focused()
+    return chat
+
+
+def ask(chat, text, answers_before):
+    chat.get_by_label("Message").fill(text)
+    chat.get_by_role("button", name="Send", exact=True).click()
+    # The first answer of a fresh server waits for its answer helper process to start.
+    expect(chat.locator(".from-bot:not(.is-greeting)")).to_have_count(answers_before + 1, timeout=30_000)
+
+
+def table(page, chart):
+    """A chart's numbers as shown under it: header and rows of text."""
+    figure = page.locator(f"#chart-{chart}")
+    figure.locator("summary").click()
+    header = figure.locator("thead th").all_inner_texts()
+    rows = [row.locator("td").all_inner_texts() for row in figure.locator("tbody tr").all()]
+    return [header, *rows]
+
+
+def ratings_of_four(page, server):
+    page.goto(f"{server.url}/insights/?site=demo")
+    return int(dict(row for row in table(page, "satisfaction")[1:])["4"])
+
+
+def test_a_conversation_rated_4_shows_in_the_dashboards_satisfaction(new_page, server, host):
+    owner = new_page()
+    sign_in(owner, server)
+    before = ratings_of_four(owner, server)
+
+    customer = new_page()
+    customer.goto(host.page())
+    chat = open_widget(customer)
+    ask(chat, "Do you deliver on Sundays?", 0)
+    chat.get_by_role("button", name="Close chat").click()  # leaving after the bot answered
+    chat.get_by_role("radio", name="4 of 5: Good").click()
+    chat.get_by_label("Anything to add? (optional)").fill("Quick, but I still need a person")
+    chat.get_by_role("button", name="Send rating").click()
+    expect(customer.get_by_role("button", name="Open chat")).to_be_visible()  # the widget closed
+
+    assert ratings_of_four(owner, server) == before + 1
+    expect(owner.locator("#kpi-satisfaction")).to_contain_text("/ 5")
+    stored = server.shell("from chat.models import Rating; r = Rating.objects.latest('created'); print(r.score, r.comment)")
+    assert stored == "4 Quick, but I still need a person"
+    if SCREENSHOTS:
+        owner.screenshot(path=str(Path(SCREENSHOTS) / "insights-dashboard.png"), full_page=True)
+
+
+def test_unanswered_questions_become_a_content_gap_that_one_click_turns_into_an_intent(new_page, server, host, worker):
+    customer = new_page()
+    customer.goto(host.page())
+    chat = open_widget(customer)
+    for i, text in enumerate(GIFT_CARDS + OTHERS):  # no trained model here: every one gets the fallback
+        ask(chat, text, i)
+
+    owner = new_page()
+    sign_in(owner, server, "/insights/gaps/?site=demo")
+    owner.get_by_label("Last").fill("1")
+    owner.get_by_role("button", name="Recompute now").click()
+    topic = owner.locator(".topic").filter(has_text="gift card").first  # the page reloads when the run is done
+    expect(topic.locator(".topic-size")).to_have_text("6", timeout=60_000)  # a worker busy on a loaded machine
+    expect(topic.locator(".topic-samples li")).to_have_count(6)
+    if SCREENSHOTS:
+        owner.screenshot(path=str(Path(SCREENSHOTS) / "insights-content-gaps.png"), full_page=True)
+
+    topic.get_by_label("New intent").fill("buying_gift_cards")
+    topic.get_by_label("Answer").fill("Yes! Gift cards from €10 are in the shop, sent by email.")
+    topic.get_by_role("button", name="Create intent from these questions").click()
+
+    expect(owner.get_by_text("Created intent buying_gift_cards with 6 examples")).to_be_visible()
+    examples = server.shell(
+        "from knowledge.models import TrainingExample as T; "
+        "print('\\n'.join(sorted(T.objects.filter(intent__name='buying_gift_cards').values_list('text', flat=True))))"
+    )
+    assert examples.splitlines() == sorted(GIFT_CARDS)
+
+
+def test_a_charts_csv_download_matches_the_numbers_under_it(new_page, server):
+    page = new_page()
+    sign_in(page, server)
+    for chart in ["rates", "satisfaction", "conversations"]:
+        shown = table(page, chart)
+        with page.expect_download() as download:
+            page.locator(f"#chart-{chart} a.csv").click()
+        rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+        assert rows == shown
