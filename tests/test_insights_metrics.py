@@ -95,15 +95,13 @@ def test_the_command_refuses_an_unknown_site(db):
 
 def test_the_dashboard_is_for_staff_only(client, site):
     assert client.get("/insights/").status_code == 302
-    User.objects.create_user("shopper", password="pw-123-456-789")
-    client.login(username="shopper", password="pw-123-456-789")
+    client.force_login(User.objects.create_user("shopper", password="pw-123-456-789"))
     assert client.get("/insights/").status_code == 302
 
 
 @pytest.fixture
 def staff_client(client):
-    User.objects.create_user("owner", password="pw-123-456-789", is_staff=True)
-    client.login(username="owner", password="pw-123-456-789")
+    client.force_login(User.objects.create_user("owner", password="pw-123-456-789", is_staff=True))
     return client
 
 

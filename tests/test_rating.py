@@ -96,6 +96,5 @@ def test_the_review_queue_shows_the_conversations_rating(client, site):
     from tests.insights_data import conversation, fallback
 
     conversation(site, timezone.now() - dt.timedelta(minutes=5), fallback("where is the shop?"), rating=1)
-    User.objects.create_user("owner", password="pw-123-456-789", is_staff=True)
-    client.login(username="owner", password="pw-123-456-789")
+    client.force_login(User.objects.create_user("owner", password="pw-123-456-789", is_staff=True))
     assert "customer rated the chat <b>1/5</b>" in client.get("/admin/review/").content.decode()
