@@ -7,7 +7,7 @@ PORT ?= 8000
 # A newcomer's machine serves plain http on localhost: run in development mode unless told otherwise.
 export DEBUG ?= true
 
-.PHONY: install run test lint browser-deps test-browser-repeat
+.PHONY: install run test lint browser-deps services-deps test-browser-repeat
 
 install: $(VENV)/.installed
 
@@ -31,7 +31,7 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: lint browser-deps
+test: lint browser-deps services-deps
 	$(PY) -m pytest
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browsers here):
@@ -42,6 +42,17 @@ browser-deps:
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	  else \
 	    echo "Chromium is not installed and cannot be installed here: the browser tests will be skipped (sudo make browser-deps)"; \
+	  fi; }
+
+# Debian's nginx (and openssl) for the multi-node test (tests/test_multinode.py), installed when
+# missing and allowed (root); otherwise that test says it is skipped. The package's service is not
+# started here (the test runs its own nginx on free ports).
+services-deps:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx openssl; \
+	  else \
+	    echo "nginx is not installed and cannot be installed here: the multi-node test will be skipped (sudo make services-deps)"; \
 	  fi; }
 
 # Chase a flaky test (docs/testing.md): run the browser tests N times in a row, each run a fresh
