@@ -115,7 +115,7 @@ MIDDLEWARE = [
 # wrong passwords an account is locked, and so is an address that tried that many, for
 # LOGIN_LOCKOUT_MINUTES; a right password after the lock still gets the 429 page.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "config.auth.LoginThrottle",  # django-axes, skipping request-less calls (test client login)
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 10)
