@@ -94,7 +94,7 @@ def chart_csv(request: HttpRequest, name: str) -> HttpResponse:
     if chart is None:
         raise Http404("no such chart")
     filename = f"{summary.site.public_key}-{name}-{summary.start}-{summary.end}.csv"
-    return csv_response(filename, chart.header, chart.rows, neutralise=True)
+    return csv_response(filename, chart.header, chart.rows)
 
 
 @staff_member_required

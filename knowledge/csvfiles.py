@@ -38,7 +38,12 @@ def _rows(handle: IO[str], required: Sequence[str], name: str) -> list[dict[str,
     missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:
         raise CsvError(f"{name}: no column(s) {missing}; columns are {reader.fieldnames}")
-    return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    return [{k: _unquoted((v or "").strip()) for k, v in row.items() if k is not None} for row in reader]
+
+
+def _unquoted(cell: str) -> str:
+    """A cell `safe_cell` quoted, as it was: our own exports import back verbatim."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_START else cell
 
 
 def read_labelled_csv(
@@ -69,14 +74,13 @@ def safe_cell(value: object) -> object:
     return value
 
 
-def csv_response(
-    filename: str, header: list[str], rows: Iterable[Iterable[object]], *, neutralise: bool = False
-) -> HttpResponse:
-    """A CSV download; with `neutralise`, every text cell made safe against formula injection (`safe_cell`).
+def csv_response(filename: str, header: list[str], rows: Iterable[Iterable[object]]) -> HttpResponse:
+    """A CSV download with every text cell made safe against formula injection (`safe_cell`).
 
-    (Off for the knowledge exports, which are read back by the importers verbatim.)
+    Exported training examples and tickets hold customers' words, so the knowledge exports are
+    neutralised too; `read_rows` takes the quote off again, so they import back verbatim.
     """
-    cell = safe_cell if neutralise else (lambda value: value)
+    cell = safe_cell
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
