@@ -452,7 +452,8 @@ class AgentConsumer(FrameConsumer):
         public_id, pk = await self.conversation_id(frame)
         await self.watch(public_id, pk)
         messages = await db(handoff.history_frames)(pk)
-        await self.send_json({"type": "history", "conversation": public_id, "messages": messages})
+        customer = await db(handoff.customer_card)(pk)
+        await self.send_json({"type": "history", "conversation": public_id, "messages": messages, "customer": customer})
 
     async def on_join(self, frame: dict[str, Any]) -> None:
         public_id, pk = await self.conversation_id(frame)
@@ -485,7 +486,10 @@ class AgentConsumer(FrameConsumer):
         resolution = frame.get("resolution")
         if not isinstance(resolution, str) or not storable(resolution):
             resolution = ""
-        await self.deliver(public_id, await db(handoff.close)(pk, self.user, resolution))
+        question = frame.get("question")
+        if not isinstance(question, str) or not storable(question):
+            question = None
+        await self.deliver(public_id, await db(handoff.close)(pk, self.user, resolution, question))
         await handoff.notify_queue(self.channel_layer)
 
     async def on_typing(self, frame: dict[str, Any]) -> None:

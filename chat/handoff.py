@@ -7,6 +7,7 @@ policy checks the status it reads under the same row lock that orders messages.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, Window
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _, override
@@ -251,32 +252,85 @@ def release(conversation_id: int, agent: User) -> Reply:
     return Reply(messages=[_system(conversation_id, text)], status=Status.BOT)
 
 
-def close(conversation_id: int, agent: User, resolution: str) -> Reply:
+def close(conversation_id: int, agent: User, resolution: str, question: str | None = None) -> Reply:
     """Close the chat; a resolution turns it into a ticket proposal awaiting approval."""
     with transaction.atomic():
         Conversation.objects.select_for_update().get(pk=conversation_id)
         _set_status(conversation_id, Status.CLOSED, resolution=conversations.redact_for_storage(resolution),
                     waiting_since=None)
     if resolution.strip():
-        _propose_ticket(conversation_id, resolution.strip())
+        _propose_ticket(conversation_id, resolution.strip(), question)
     with override(_language(conversation_id)):
         text = _("This conversation was closed. Thank you!")
     return Reply(messages=[_system(conversation_id, text)], status=Status.CLOSED)
 
 
-def _propose_ticket(conversation_id: int, resolution: str) -> Ticket | None:
-    """The customer's words and the agent's resolution, redacted, awaiting an admin's approval."""
-    texts = Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.CUSTOMER)
-    question = "\n".join(texts.order_by("seq").values_list("text", flat=True)[:20])
+def _propose_ticket(conversation_id: int, resolution: str, question: str | None = None) -> Ticket | None:
+    """The customer's question and the agent's resolution, redacted, awaiting an admin's approval.
+
+    `question`: as the agent edited it in the close dialog; otherwise the one `proposed_question` finds.
+    """
+    question = (question or "").strip() or proposed_question(conversation_id)
     if not question:
         return None
     intents = Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.BOT).exclude(intent="")
     return propose_ticket(
         conversation_id,
-        redact(question)[:4000],
-        redact(resolution),
+        redact(question)[:1000],
+        redact(resolution)[:4000],
         intent=intents.values_list("intent", flat=True).first() or "",
     )
+
+
+def proposed_question(conversation_id: int) -> str:
+    """The customer's actual question, redacted: their first message that says something.
+
+    Not a request for a person, not frustration, not a greeting ("hello? is anyone there?"):
+    the first customer message left after those, else the longest one. Never the whole chat.
+    """
+    from chat.replies import ASK_FOR_HUMAN, FRUSTRATED, TALK_TO_PERSON
+
+    texts = list(Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.CUSTOMER)
+                 .order_by("seq").values_list("text", flat=True)[:50])
+    if not texts:
+        return ""
+    for text in texts:
+        words = text.split()
+        if (len(words) >= 3 and text.strip().lower() != TALK_TO_PERSON.lower() and not ASK_FOR_HUMAN.search(text)
+                and not FRUSTRATED.search(text) and not GREETING.match(text)):
+            return redact(text.strip())[:1000]
+    return redact(max(texts, key=len).strip())[:1000]
+
+
+GREETING = re.compile(r"^\s*(hi|hello|hey|hallo|bonjour|hola|good (morning|afternoon|evening))\b[\s\W]*"
+                      r"(is (any|some)(one|body) (there|here)\??)?[\s\W]*$", re.IGNORECASE)
+
+
+def customer_card(conversation_id: int) -> dict[str, Any]:
+    """Who the agent talks to: name and email when known, the page, their earlier conversations."""
+    conversation = Conversation.objects.select_related("visitor", "site").get(pk=conversation_id)
+    visitor = conversation.visitor
+    earlier_chats = Conversation.objects.filter(visitor=visitor)
+    if visitor.email:
+        earlier_chats = Conversation.objects.filter(
+            Q(visitor=visitor) | Q(site=conversation.site, visitor__email__iexact=visitor.email))
+    first_text = Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER).order_by(
+        "seq").values("text")[:1]
+    earlier = (
+        earlier_chats.exclude(pk=conversation_id).filter(created__lt=conversation.created)
+        .annotate(first_text=Subquery(first_text)).exclude(first_text=None).order_by("-created")[:10]
+    )
+    return {
+        "email": visitor.email,
+        "name": visitor.name,
+        "page": conversation.page,
+        "question": proposed_question(conversation_id),
+        "earlier": [
+            {"id": str(c.public_id), "created": c.created.isoformat(), "status": c.status,
+             "text": (c.first_text or "")[:140]}
+            for c in earlier
+        ],
+    }
 
 
 def find_conversation(public_id: object) -> int | None:
@@ -324,17 +378,23 @@ def requeue_abandoned(agent: User | None = None) -> list[tuple[Conversation, Rep
 
 
 def queue() -> list[dict[str, Any]]:
-    """The console's list: waiting first (oldest first), then human-owned, then recent bot chats."""
+    """The console's list: waiting first (oldest first), then human-owned, offline messages, recent bot chats.
+
+    A chat where the customer never wrote is not listed; each row's preview is the customer's
+    last message (plain text, as they typed it), with who they are when known.
+    """
     now = timezone.now()
-    order: dict[str, int] = {Status.WAITING: 0, Status.HUMAN: 1, Status.BOT: 2}
-    last_text = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq").values("text")[:1]
+    order: dict[str, int] = {Status.WAITING: 0, Status.HUMAN: 1, Status.OFFLINE: 2, Status.BOT: 3}
+    last_text = Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER).order_by(
+        "-seq").values("text")[:1]
     rows = list(
         Conversation.objects.exclude(status=Status.CLOSED)
-        .select_related("agent", "site")
+        .filter(Exists(Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER)))
+        .select_related("agent", "site", "visitor")
         .annotate(last_text=Subquery(last_text))
         .order_by("-updated")[:100]
     )
-    rows.sort(key=lambda c: (order.get(c.status, 3), c.waiting_since or now, -c.updated.timestamp()))
+    rows.sort(key=lambda c: (order.get(c.status, 4), c.waiting_since or now, -c.updated.timestamp()))
     # Two queries for the whole list, not three per chat: the chats with their last message, and
     # the bot's 20 most recent classified answers of each (a window function, ranked by seq).
     ids = [c.pk for c in rows]
@@ -358,6 +418,9 @@ def queue() -> list[dict[str, Any]]:
                 "id": str(c.public_id),
                 "status": c.status,
                 "site": c.site.name,
+                "email": c.visitor.email,
+                "name": c.visitor.name,
+                "page": c.page,
                 "agent": c.agent.get_username() if c.agent else None,
                 "reason": c.handoff_reason,
                 "intents": intents,

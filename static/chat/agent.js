@@ -18,6 +18,7 @@ const SENDER_LABEL = { customer: "Customer", bot: "Bot", system: "System" };
 const me = document.body.dataset.agent;
 const canned = JSON.parse($("canned-answers").textContent || "[]");
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const dateFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "numeric", minute: "2-digit" });
 
 const state = {
   rows: [],
@@ -25,6 +26,7 @@ const state = {
   selected: null, // public id of the conversation on screen
   seqs: new Set(),
   unread: new Set(),
+  customer: null, // who the selected conversation's customer is (the history frame's `customer`)
   typingTimer: null,
 };
 
@@ -75,6 +77,9 @@ const handlers = {
     $("log").replaceChildren();
     state.seqs.clear();
     for (const message of frame.messages || []) showMessage(message);
+    state.customer = frame.customer || null;
+    renderCustomer();
+    renderFacts();
     scrollToEnd();
   },
   message(frame) {
@@ -141,6 +146,7 @@ function renderQueue() {
       el("span", { class: `pill pill-${row.status}` }, statusText(row)),
       wait ? el("span", { class: "queue-wait", title: "Waiting for" }, `waiting ${wait}`) : null,
       state.unread.has(row.id) ? el("span", { class: "queue-unread" }, "new") : null),
+    row.name || row.email ? el("span", { class: "queue-who" }, [row.name, row.email].filter(Boolean).join(" · ")) : null,
     el("span", { class: "queue-text" }, row.last_text || "(no messages yet)"),
     row.intents && row.intents.length
       ? el("span", { class: "queue-intents" }, row.intents.map((name) => el("span", { class: "chip" }, name)))
@@ -164,6 +170,8 @@ function select(id) {
   $("conversation-view").hidden = false;
   $("log").replaceChildren();
   state.seqs.clear();
+  state.customer = null;
+  renderCustomer();
   setTyping(false);
   send({ type: "open", conversation: id });
   renderQueue();
@@ -174,7 +182,8 @@ function select(id) {
 function renderFacts() {
   if (!state.selected) return;
   const row = state.rows.find((r) => r.id === state.selected);
-  $("conversation-title").textContent = row ? `${row.site || "Chat"} · ${state.selected.slice(0, 8)}` : `Chat ${state.selected.slice(0, 8)}`;
+  const who = state.customer?.name || state.customer?.email || row?.name || row?.email;
+  $("conversation-title").textContent = `${who || "Visitor"} · ${row?.site || state.selected.slice(0, 8)}`;
   const facts = [];
   if (row) {
     facts.push(statusText(row));
@@ -190,6 +199,27 @@ function renderFacts() {
   $("join").hidden = Boolean(mine);
   $("release").disabled = !(status === "human" || status === "waiting");
   $("close").disabled = status === "closed";
+}
+
+function renderCustomer() {
+  // Who the customer is: always as text (they typed their email; the page URL comes from their browser).
+  const customer = state.customer || {};
+  const facts = [];
+  if (customer.name) facts.push(el("dt", {}, "Name"), el("dd", {}, customer.name));
+  facts.push(el("dt", {}, "Email"), el("dd", {}, customer.email || "not left"));
+  if (customer.page) {
+    const safe = /^https?:/i.test(customer.page);
+    facts.push(el("dt", {}, "Page"), el("dd", {}, safe
+      ? el("a", { href: customer.page, target: "_blank", rel: "noopener noreferrer" }, customer.page) : customer.page));
+  }
+  const earlier = customer.earlier || [];
+  const list = earlier.length
+    ? el("ul", { class: "customer-earlier" }, earlier.map((chat) => el("li", {},
+      el("button", { type: "button", class: "link-button", onclick: () => select(chat.id) },
+        `${dateFormat.format(new Date(chat.created))}: ${chat.text || "(no text)"}`))))
+    : el("p", { class: "customer-none" }, "No earlier conversations.");
+  $("customer").replaceChildren(el("dl", { class: "customer-facts" }, facts),
+    el("h3", { class: "customer-earlier-title" }, "Earlier conversations"), list);
 }
 
 function showMessage(frame) {
@@ -235,11 +265,13 @@ $("join").addEventListener("click", () => send({ type: "join", conversation: sta
 $("release").addEventListener("click", () => send({ type: "release", conversation: state.selected }));
 $("close").addEventListener("click", () => {
   $("resolution").value = "";
+  $("ticket-question").value = state.customer?.question || "";
   $("close-dialog").showModal();
 });
 $("close-dialog").addEventListener("close", () => {
   if ($("close-dialog").returnValue !== "close" || !state.selected) return;
-  send({ type: "close", conversation: state.selected, resolution: $("resolution").value.trim() });
+  send({ type: "close", conversation: state.selected, resolution: $("resolution").value.trim(),
+    question: $("ticket-question").value.trim() });
 });
 
 const composer = new Composer({
