@@ -380,7 +380,7 @@ def requeue_abandoned(agent: User | None = None) -> list[tuple[Conversation, Rep
 def queue() -> list[dict[str, Any]]:
     """The console's list: waiting first (oldest first), then human-owned, offline messages, recent bot chats.
 
-    A chat where the customer never wrote is not listed; each row's preview is the customer's
+    A bot chat where the customer never wrote is not listed; each row's preview is the customer's
     last message (plain text, as they typed it), with who they are when known.
     """
     now = timezone.now()
@@ -389,7 +389,8 @@ def queue() -> list[dict[str, Any]]:
         "-seq").values("text")[:1]
     rows = list(
         Conversation.objects.exclude(status=Status.CLOSED)
-        .filter(Exists(Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER)))
+        .filter(Q(status__in=[Status.WAITING, Status.HUMAN, Status.OFFLINE])
+                | Exists(Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER)))
         .select_related("agent", "site", "visitor")
         .annotate(last_text=Subquery(last_text))
         .order_by("-updated")[:100]
