@@ -1,6 +1,7 @@
 """Load benchmark: N concurrent closed-loop chat conversations against a live stack, then the echo ceiling.
 
     .venv/bin/python bench/load.py [--conversations 200] [--messages 10] [--url ws://HOST:PORT]
+    .venv/bin/python bench/load.py --daphnes 2 --nginx   # through deploy/nginx (TLS) in front of two
 
 Steps:
   1. Start the stack (tests/stack.py: Daphne + PostgreSQL + Redis + Celery worker) unless --url is given.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -31,6 +33,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -389,6 +392,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="with --url: the server's database, for the lost/duplicated check")
     parser.add_argument("--redis-url", help="use this Redis instead of a private redis-server")
     parser.add_argument("--daphnes", type=int, default=1, help="Daphne processes in the started stack")
+    parser.add_argument("--nginx", action="store_true",
+                        help="drive every conversation through nginx (deploy/nginx, TLS) in front of the Daphnes")
     parser.add_argument("--no-celery", action="store_true")
     parser.add_argument("--no-echo", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the (first) Daphne during the bot phase")
@@ -418,12 +423,14 @@ def main() -> None:
             redis = RedisServer().start()
             redis_url = redis.url
         try:
-            with Stack(args.daphnes, celery=not args.no_celery, redis_url=redis_url, env=BENCH_ENV,
-                       artifacts_dir=args.artifacts_dir) as stack:
+            # Behind nginx the client's address comes from the one X-Forwarded-For entry it adds.
+            env = {**BENCH_ENV, "PROXY_HEADERS": "true"} if args.nginx else BENCH_ENV
+            with Stack(args.daphnes, celery=not args.no_celery, redis_url=redis_url, env=env,
+                       artifacts_dir=args.artifacts_dir) as stack, front_of(stack, args) as front:
                 if not args.no_model:
                     # A real bundle, so every reply runs the intent model and the ticket search.
                     stack.manage("retrain", "--if-none-active")
-                report["stack"] = {"daphnes": args.daphnes, "celery": not args.no_celery,
+                report["stack"] = {"daphnes": args.daphnes, "celery": not args.no_celery, "nginx": args.nginx,
                                    "database": "postgresql" if stack.database.postgres else "sqlite",
                                    "redis": "private" if redis else redis_url, "demo_loaded": stack.demo_loaded,
                                    "active_model": _active_model(stack)}
@@ -432,7 +439,11 @@ def main() -> None:
                     out = Path(args.profile_out) if args.profile_out else stack.workdir / "profile.txt"
                     profiler = Profiler(stack.daphne(0).pid, out, 600, gil=args.profile_gil)
                 urls = [stack.ws_url(i, path) for i in range(args.daphnes)]
-                meter = CpuMeter([stack.daphne(i).pid for i in range(args.daphnes)])
+                server_pids = [stack.daphne(i).pid for i in range(args.daphnes)]
+                if front is not None:
+                    urls = [front.wss(path)]  # nginx spreads them over the Daphnes
+                    server_pids.append(front.process.pid)  # its CPU counts as the server's
+                meter = CpuMeter(server_pids)
 
                 def on_start() -> None:
                     meter.start()
@@ -481,6 +492,19 @@ async def drive_many(urls: list[str], args: argparse.Namespace, on_start: Any, m
     merged["errors"] = sum(p["errors"] for p in parts)
     merged.update(meter.stop(merged["replies"]))
     return merged
+
+
+@contextlib.contextmanager
+def front_of(stack: Stack, args: argparse.Namespace) -> Iterator[Any]:
+    """With --nginx, nginx from deploy/nginx in front of the stack's Daphnes (TLS, trusted here)."""
+    if not args.nginx:
+        yield None
+        return
+    from tests.nginx import Nginx
+
+    with Nginx([stack.port(i) for i in range(args.daphnes)], stack.workdir) as front:
+        os.environ["SSL_CERT_FILE"] = str(front.cert)
+        yield front
 
 
 def _active_model(stack: Stack) -> str:

@@ -12,24 +12,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
-import subprocess
 import time
 import urllib.request
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import redis
 
 from tests.conftest import services_required
-from tests.stack import PYTHON, ROOT, ChatClient, Process, RedisServer, Stack, StackError, free_port
+from tests import nginx
+from tests.nginx import Nginx
+from tests.stack import PYTHON, ChatClient, Process, RedisServer, Stack, StackError, free_port
 from tests.test_faults import QUESTIONS, assert_delivered_exactly_once
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-DEPLOY = ROOT / "deploy" / "nginx"
 CAP = 8  # open chats per address, for the whole deployment
 ENV = {
     "CHAT_MAX_CONNECTIONS_PER_IP": str(CAP), "CHAT_RATE_PER_MINUTE": "10000", "CHAT_RATE_PER_IP_PER_MINUTE": "100000",
@@ -45,24 +43,6 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def render_site(web_ports: list[int], http_port: int, https_port: int, cert: Path, key: Path) -> str:
-    """deploy/nginx/chatbot.conf with this machine's ports, certificate and snippet paths."""
-    site = "".join(line for line in (DEPLOY / "chatbot.conf").read_text().splitlines(keepends=True)
-                   if not line.lstrip().startswith("#"))
-    site = site.replace("/etc/nginx/snippets/", f"{DEPLOY}/")
-    site = re.sub(r"(upstream chatbot_web \{\n)(?:.*\n)*?(\s*keepalive)",
-                  lambda m: m.group(1) + "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n"
-                                                 for p in web_ports) + m.group(2), site)
-    site = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", site)
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
-    site = site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
-    site = site.replace("chat.example.com;", "localhost;")
-    site = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};", site)
-    site = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};", site)
-    assert "example.com" not in site and "10.0.0." not in site, site
-    return site
-
-
 class Deployment:
     """The processes of two nodes, over a Stack's throwaway database."""
 
@@ -72,8 +52,7 @@ class Deployment:
         self.workdir = stack.workdir
         self.processes: dict[str, Process] = {}
         self.web_ports = [free_port(), free_port()]
-        self.http_port, self.https_port = free_port(), free_port()
-        self.cert, self.key = self.workdir / "cert.pem", self.workdir / "key.pem"
+        self.nginx = Nginx(self.web_ports, self.workdir)
 
     def node_env(self, node: int) -> dict[str, str]:
         return {**self.stack.env(), "ARTIFACTS_DIR": str(self.workdir / f"node{node}" / "artifacts")}
@@ -89,28 +68,9 @@ class Deployment:
                                     "config.asgi:application"], self.node_env(node), self.web_ports[node])
             self.add(f"worker{node}", [PYTHON, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
                                        "--loglevel", "INFO", "-n", f"worker{node}@%h"], self.node_env(node))
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(self.key),
-                        "-out", str(self.cert)], check=True, capture_output=True)
-        site = render_site(self.web_ports, self.http_port, self.https_port, self.cert, self.key)
-        (self.workdir / "site.conf").write_text(site)
-        temp = self.workdir / "nginx"
-        temp.mkdir()
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        (self.workdir / "nginx.conf").write_text(
-            f"{user}daemon off;\nworker_processes 1;\npid {temp}/nginx.pid;\nerror_log {temp}/error.log warn;\n"
-            "events { worker_connections 1024; }\n"
-            f"http {{\n  access_log {temp}/access.log;\n  client_body_temp_path {temp}/body;\n"
-            f"  proxy_temp_path {temp}/proxy;\n  fastcgi_temp_path {temp}/fastcgi;\n  uwsgi_temp_path {temp}/uwsgi;\n"
-            f"  scgi_temp_path {temp}/scgi;\n  include {self.workdir}/site.conf;\n}}\n")
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        checked = subprocess.run([nginx, "-t", "-p", str(temp), "-c", str(self.workdir / "nginx.conf")],
-                                 capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stderr
-        self.add("nginx", [nginx, "-p", str(temp), "-c", str(self.workdir / "nginx.conf")], dict(os.environ),
-                 self.https_port)
         for process in self.processes.values():
             process.start()
+        self.nginx.start()
         for node in (0, 1):
             self.stack.wait_healthy(self.processes[f"web{node}"])
             self.stack.wait_log(self.processes[f"worker{node}"], "ready.")
@@ -123,14 +83,9 @@ class Deployment:
             self.stack.wait_healthy(process)
 
     def stop(self) -> None:
+        self.nginx.stop()
         for process in self.processes.values():
             process.kill()
-
-    def https(self, path: str) -> str:
-        return f"https://localhost:{self.https_port}{path}"
-
-    def wss(self, path: str = "/ws/chat/?site=demo") -> str:
-        return f"wss://localhost:{self.https_port}{path}"
 
     def readiness(self, node: int) -> dict:
         try:
@@ -146,7 +101,7 @@ def deployment(monkeypatch):
         missing("DATABASE_URL does not point to PostgreSQL")
     if not os.environ.get("REDIS_URL") or shutil.which("redis-server") is None:
         missing("REDIS_URL not set or redis-server not installed")
-    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+    if nginx.binary() is None:
         missing("nginx is not installed (make services-deps installs Debian's)")
     if shutil.which("openssl") is None:
         missing("openssl is not installed")
@@ -154,10 +109,10 @@ def deployment(monkeypatch):
         nodes = Deployment(stack, server.url)
         try:
             nodes.start()
-            monkeypatch.setenv("SSL_CERT_FILE", str(nodes.cert))  # clients trust the test's certificate
+            monkeypatch.setenv("SSL_CERT_FILE", str(nodes.nginx.cert))  # clients trust the test's certificate
             yield nodes
         except BaseException:
-            print("\n".join(f"--- {p.name} ---\n{p.tail()}" for p in nodes.processes.values()))
+            print("\n".join(f"--- {p.name} ---\n{p.tail()}" for p in [*nodes.processes.values(), nodes.nginx.process]))
             raise
         finally:
             nodes.stop()
@@ -173,11 +128,11 @@ def test_two_nodes_behind_nginx_share_limits_survive_a_killed_web_process_and_se
     nodes, stack = deployment, deployment.stack
 
     # Served over TLS by nginx, through either web process.
-    with urllib.request.urlopen(nodes.https("/readyz"), timeout=10) as response:
+    with urllib.request.urlopen(nodes.nginx.https("/readyz"), timeout=10) as response:
         assert json.loads(response.read())["ready"] is True
 
     async def fill_the_budget() -> tuple[set[int], str]:
-        clients = [ChatClient(nodes.wss(), timeout=30) for _ in range(CAP)]
+        clients = [ChatClient(nodes.nginx.wss(), timeout=30) for _ in range(CAP)]
         for client in clients:
             await client.open()
         # Which web processes hold them: each counts its sockets under its own pid in Redis.
@@ -185,7 +140,7 @@ def test_two_nodes_behind_nginx_share_limits_survive_a_killed_web_process_and_se
         holders = {int(member.decode().split("-")[0]) for member in counted}
         from websockets.asyncio.client import connect
 
-        async with connect(nodes.wss()) as ws:
+        async with connect(nodes.nginx.wss()) as ws:
             refused = json.loads(await asyncio.wait_for(ws.recv(), 10))["code"]
         for client in clients:
             await client.close()
@@ -196,7 +151,7 @@ def test_two_nodes_behind_nginx_share_limits_survive_a_killed_web_process_and_se
     assert refused == "too_many_connections", "each web process counted its own connections"
 
     # One web process killed while four customers talk through nginx.
-    clients = [ChatClient(nodes.wss(), timeout=90) for _ in range(4)]
+    clients = [ChatClient(nodes.nginx.wss(), timeout=90) for _ in range(4)]
     killed = []
 
     async def killer() -> None:
