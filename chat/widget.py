@@ -122,7 +122,8 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
             f"'{site.public_key}'.",
         )
     response = render(
-        request, "chat/frame.html", {"site": site_context(site), "embedding_origin": origin}
+        request, "chat/frame.html",
+        {"site": site_context(site), "embedding_origin": origin, "page": request.GET.get("page", "")[:500]}
     )
     response["Content-Security-Policy"] = frame_csp(request, site)
     return response

@@ -256,18 +256,23 @@ def test_the_keyboard_opens_and_closes_the_chat(page, host):
     expect(page.get_by_role("button", name="Open chat")).to_be_focused()
 
 
-def test_new_conversation_starts_over_and_stays_fresh_after_a_reload(page, host):
+def test_new_conversation_asks_first_starts_over_and_stays_fresh_after_a_reload(page, host, server):
     page.goto(host.page())
     chat = open_widget(page)
     send(chat, "Something to forget")
     expect(chat.locator(BOT_REPLIES)).to_have_count(1)
 
-    chat.get_by_role("button", name="New conversation").click()
+    chat.get_by_role("button", name="New chat").click()
+    chat.get_by_role("button", name="Keep this one").click()
+    expect(chat.get_by_text("Something to forget", exact=True)).to_have_count(1)
+    chat.get_by_role("button", name="New chat").click()
+    chat.get_by_role("button", name="Start new conversation").click()
 
     expect(chat.get_by_text("Something to forget", exact=True)).to_have_count(0)
     expect(chat.locator(BOT_REPLIES)).to_have_count(0)
     send(chat, "A fresh start")
     expect(chat.locator(BOT_REPLIES)).to_have_count(1)
+    assert server.count_messages("Something to forget") == 1  # never carried into the new chat
     page.reload()
     chat = open_widget(page)
     expect(chat.get_by_text("A fresh start", exact=True)).to_have_count(1)

@@ -30,6 +30,7 @@ export function mountChat(root, options = {}) {
   const connection = new ChatConnection({
     site,
     storage: config.storage,
+    page: config.page || "",
     emit: (event, detail) => handlers[event]?.(detail),
   });
   const readSeq = () => Number(connection.store.get("read") || 0);
@@ -77,12 +78,27 @@ export function mountChat(root, options = {}) {
   const titleId = `chat-title-${site}`;
   const title = el("h1", { id: titleId, class: "chat-title" }, config.name || "Chat");
   const handoffButton = iconButton("person", "Talk to a person", () => askForPerson());
+  const newButton = el("button", { type: "button", class: "chat-new-button", title: "Start a new conversation" },
+    icon("restart"), el("span", {}, "New chat"));
+  newButton.addEventListener("click", () => confirmStartOver());
+  // "New conversation" asks first: the current chat disappears from this window.
+  const startOverCard = el("div", { class: "chat-confirm", role: "group", "aria-label": "Start a new conversation?" },
+    el("p", {}, "Start a new conversation? This one will be cleared from this window."),
+    el("div", { class: "chat-confirm-actions" },
+      el("button", { type: "button", class: "chat-confirm-yes", onclick: () => startOver() }, "Start new conversation"),
+      el("button", { type: "button", class: "chat-confirm-no", onclick: () => { startOverCard.hidden = true; } }, "Keep this one")));
+  startOverCard.hidden = true;
+  // After a close the composer gives way to a new conversation (writing would silently reopen the old one).
+  const closedCard = el("div", { class: "chat-closed" },
+    el("p", {}, "This conversation has ended."),
+    el("button", { type: "button", class: "chat-confirm-yes", onclick: () => startOver() }, "Start a new conversation"));
+  closedCard.hidden = true;
   const header = el("header", { class: "chat-header" },
     el("div", { class: "chat-avatar", "aria-hidden": "true" }, (config.name || "?").trim().charAt(0).toUpperCase()),
     el("div", { class: "chat-heading" }, title, notices.statusLine),
     el("div", { class: "chat-actions" },
       handoffButton,
-      iconButton("restart", "New conversation", () => startOver()),
+      newButton,
       embedded ? iconButton("close", "Close chat", () => closeChat()) : null));
   const input = el("textarea", {
     id: `chat-input-${site}`, class: "chat-input", "aria-label": "Message", rows: "1",
@@ -93,7 +109,7 @@ export function mountChat(root, options = {}) {
       el("button", { type: "submit", class: "chat-send", "aria-label": "Send", title: "Send" }, icon("send"))),
     el("p", { class: "chat-limit" }));
   const panel = el("section", { class: "chat", "aria-labelledby": titleId },
-    header, notices.banner, messages.scroller, form);
+    header, notices.banner, startOverCard, messages.scroller, closedCard, form);
   root.replaceChildren(panel);
   const colors = applyPalette(document.documentElement, config.color);
 
@@ -179,6 +195,8 @@ export function mountChat(root, options = {}) {
     const waiting = status === "waiting" || status === "offline";
     stopWaiting.hidden = !waiting;
     if (!waiting) email.hide();
+    closedCard.hidden = status !== "closed";
+    form.hidden = status === "closed";
   }
 
   function rated() { return Boolean(conversationId) && connection.store.get("rated") === conversationId; }
@@ -213,7 +231,6 @@ export function mountChat(root, options = {}) {
     // True when the message was taken (it is in the outbox, sent or waiting for the socket).
     const measured = connection.measure(text);
     if (!measured.clean || !measured.fits) return false;
-    if (notices.status === "closed") setStatus("bot"); // writing again reopens it with the bot
     messages.pending(connection.sendMessage(measured.clean));
     messages.scrollToEnd();
     markRead();
@@ -232,7 +249,13 @@ export function mountChat(root, options = {}) {
     countUnread();
   }
 
+  function confirmStartOver() {
+    startOverCard.hidden = false;
+    startOverCard.querySelector(".chat-confirm-no").focus();
+  }
+
   function startOver() {
+    startOverCard.hidden = true;
     connection.newConversation();
     clearMessages();
     setStatus("bot");

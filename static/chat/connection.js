@@ -24,8 +24,9 @@ function uuid() {
 export class ChatConnection {
   // emit(event, detail): "state" {state, detail, code}, "conversation" {frame, reset, limits},
   // "frame" (every other server frame), "ack" {client_id, seq}, "failed" {item, code, detail}.
-  constructor({ site, storage, emit }) {
+  constructor({ site, storage, emit, page = "" }) {
     this.site = site;
+    this.page = page; // the host page the customer chats from (origin and path), for the agents
     this.store = new Store(site, storage);
     this.emit = emit;
     this.timers = {};
@@ -60,6 +61,8 @@ export class ChatConnection {
     const params = new URLSearchParams({ v: String(PROTOCOL_VERSION), site: this.site });
     const token = this.token;
     if (token) params.set("token", token);
+    else if (this.store.get("previous")) params.set("previous", this.store.get("previous"));
+    if (this.page) params.set("page", this.page);
     if (this.contiguous) params.set("after", String(this.contiguous));
     this.lastError = null;
     return `${socketUrl("/ws/chat/")}?${params}`;
@@ -88,8 +91,13 @@ export class ChatConnection {
   }
 
   newConversation() {
-    // Forget the token (the server keeps the old conversation) and anything unsent.
+    // Forget the token (the server keeps the old conversation) and anything unsent; nothing of the
+    // old chat may be resent into the new one. The old token goes along once as `previous`, so the
+    // agents see both chats as the same customer's.
     this.stop();
+    clearTimeout(this.timers.unanswered);
+    this.unanswered = null;
+    if (this.token) this.store.set("previous", this.token);
     this.store.remove("token");
     this.store.remove("read");
     this.outbox = [];
@@ -153,6 +161,7 @@ export class ChatConnection {
     const reset = Boolean(previous && previous !== frame.token);
     if (reset) this.resetSeen(); // the old conversation is gone (e.g. expired): start clean
     this.store.set("token", frame.token);
+    this.store.remove("previous");
     this.firstAfterConnect = true;
     this.emit("conversation", { frame, reset, limits: this.limits });
     this.flushOutbox();

@@ -21,7 +21,11 @@
   if (widgets[site]) return; // the snippet was pasted twice
 
   var server = new URL(script.src, location.href).origin;
-  var frameUrl = server + "/widget/frame/?" + new URLSearchParams({ site: site, origin: location.origin });
+  // The page the customer chats from, for the agents: origin and path only (a query string may
+  // carry personal data).
+  var frameUrl = server + "/widget/frame/?" + new URLSearchParams({
+    site: site, origin: location.origin, page: location.origin + location.pathname,
+  });
   var SMALL = "(max-width: 480px)";
 
   var CSS = [
