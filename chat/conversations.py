@@ -6,7 +6,6 @@ commits before returning, so a caller that acknowledges after the call acknowled
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
@@ -55,7 +54,15 @@ def origin_allowed(site: Site, origin: str | None, host: str | None) -> bool:
     parts = urlsplit(origin)
     if host and parts.netloc == host.lower():
         return True
-    return any(fnmatch.fnmatchcase(origin, pattern.rstrip("/").lower()) for pattern in site.origin_list())
+    return any(origin_matches(origin, pattern) for pattern in site.origin_list())
+
+
+def origin_matches(origin: str, pattern: str) -> bool:
+    """Whether `origin` matches an allowed-origin pattern, where only `*` is a wildcard (a port or
+    a host label; never a "/"). Brackets are literal, so `http://[::1]:*` means the IPv6 loopback
+    (fnmatch read them as a character class: `http://1:8080` matched it)."""
+    parts = (re.escape(part) for part in pattern.rstrip("/").lower().split("*"))
+    return re.fullmatch("[^/]*".join(parts), origin.rstrip("/").lower()) is not None
 
 
 def storable(text: str) -> bool:

@@ -8,6 +8,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402  (needs Django set up first)
+from config.hosts import AllowedHostsOnly  # noqa: E402
 from config.proxy import ProxiedClient  # noqa: E402
 
 # Origins are checked per site key by the chat consumer (each Site lists its own), and the
@@ -18,7 +19,7 @@ application = ProxiedClient(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": URLRouter(websocket_urlpatterns),
+            "websocket": AllowedHostsOnly(URLRouter(websocket_urlpatterns)),
         }
     )
 )
