@@ -28,7 +28,8 @@ def test_the_demo_is_a_small_shop_worth_showing():
     assert per_intent["oos"] >= 100
     assert set(curated) == {row["intent"] for row in demo_rows("answers.csv")}
     tickets = demo_rows("tickets.csv")
-    assert len(tickets) >= 80 and len({t["key"] for t in tickets}) == len(tickets)
+    # A topic (key) may have been asked by several customers in different words.
+    assert len({t["key"] for t in tickets}) >= 80 and len({t["question"] for t in tickets}) == len(tickets)
 
 
 def test_loading_it_creates_the_site_intents_examples_and_approved_tickets():
