@@ -53,7 +53,7 @@ def prepare(retrain: bool) -> dict:
     trained = False
     if retrain or not registry.active_version():
         started = time.monotonic()
-        call_command("retrain", verbosity=0)
+        call_command("retrain", verbosity=0, stdout=open(os.devnull, "w"))
         trained = round(time.monotonic() - started, 1)
     return {"model_version": registry.active_version(), "trained_seconds": trained}
 
@@ -81,6 +81,9 @@ def outcome(reply, keys: dict[str, str]) -> tuple[str, dict]:
         return f"ticket:{keys.get(question, question[:40])}", why
     if message.source == "fallback" and message.intent.startswith("language:"):
         return "language", why
+    if message.source == "offer":
+        # Frustration answered with an offer of a person: the fallback's honest non-answer.
+        return "fallback", why
     return message.source or "none", why
 
 

@@ -35,6 +35,12 @@ LEXICAL_DIM = 256
 # The lexical half of the hybrid: 256 + 64 = 320-d. At 256 (512-d in all) 1M tickets took
 # 1.01 ms for recall@10 0.954; search cost grows with the dimension.
 HYBRID_LEXICAL_DIM = 64
+# A deployment fitted on fewer texts than this (a shop: its intents' examples and a few hundred
+# tickets) searches in microseconds at any dimension, and 64 dimensions blur its topics: on the
+# demo shop, paraphrases of tickets found their ticket 68 % of the time with 256, 50 % with 64
+# (bench/conversations.py on bench/data/shop_dev.jsonl, docs/conversations.md).
+SMALL_HYBRID_LEXICAL_DIM = 256
+SMALL_HYBRID_TEXTS = 20_000
 # Below this many fitting texts a character n-gram seen once still names a topic ("Canada"),
 # so columns are kept from one occurrence; above it, two (bounds the stored projection).
 SMALL_CORPUS = 2000
@@ -260,7 +266,8 @@ def fit_ticket_encoder(
         return lexical, {"kind": "lexical", "dim": lexical.dim}
     if kind == "hybrid":
         assert base is not None
-        lexical_half = LexicalEncoder.fit(texts, HYBRID_LEXICAL_DIM, unit=False)
+        dim = SMALL_HYBRID_LEXICAL_DIM if len(texts) < SMALL_HYBRID_TEXTS else HYBRID_LEXICAL_DIM
+        lexical_half = LexicalEncoder.fit(texts, dim, unit=False)
         hybrid = HybridEncoder(base, lexical_half, lexical_weight)
         return hybrid, {"kind": "hybrid", "dim": hybrid.dim, "lexical_weight": lexical_weight}
     raise ValueError(f"unknown encoder kind {kind!r}")

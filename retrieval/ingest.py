@@ -29,6 +29,7 @@ from retrieval.encoder import (
     load_ticket_encoder,
     save_ticket_encoder,
 )
+from retrieval.examples import ExampleSpace, Nearest
 from retrieval.index import TicketIndex, use_one_thread
 from knowledge.models import Ticket
 
@@ -70,6 +71,7 @@ def build_ticket_index(
     fit_texts: list[str] | None = None,
     negative_texts: list[str] | None = None,
     index_kind: str | None = None,
+    examples: list[tuple[str, str | None]] | None = None,
 ) -> TicketIndex:
     """Write a fresh index of every approved ticket into `directory` (a bundle's `index/`).
 
@@ -79,7 +81,9 @@ def build_ticket_index(
     index (exact or IVF by size), calibrate the answer threshold from the best scores of
     `negative_texts` (e.g. the out-of-scope training examples) and the built-in off-topic
     questions (retrieval.calibration), record it and the sync watermark, save index and
-    encoder. `encoder` is the bundle's intent model (anything with `dim` and `embed`), or None.
+    encoder, and the labelled `examples` (text, intent or None for out-of-scope) embedded in
+    the same space (retrieval.examples). `encoder` is the bundle's intent model (anything with
+    `dim` and `embed`), or None.
     """
     started = timezone.now()
     rows = list(
@@ -103,6 +107,13 @@ def build_ticket_index(
     }
     index.save(Path(directory))
     save_ticket_encoder(ticket_encoder, description, Path(directory))
+    if examples:
+        example_texts = [index_text(text) for text, _ in examples]
+        ExampleSpace(
+            embed_all(ticket_encoder, example_texts),
+            [label for _, label in examples],
+            [len(text.split()) for text, _ in examples],
+        ).save(Path(directory))
     return index
 
 
@@ -163,11 +174,20 @@ def sync(index: TicketIndex, encoder: Encoder) -> SyncResult:
 class LiveIndex:
     """A bundle's ticket index plus its encoder, kept in step with the ticket table."""
 
-    def __init__(self, index: TicketIndex, encoder: Encoder, poll_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        index: TicketIndex,
+        encoder: Encoder,
+        poll_seconds: float | None = None,
+        examples: ExampleSpace | None = None,
+    ) -> None:
         if index.dim != encoder.dim:
             raise ValueError(f"index has dimension {index.dim}, its encoder {encoder.dim}")
+        if examples is not None and len(examples) and examples.dim != encoder.dim:
+            raise ValueError(f"examples have dimension {examples.dim}, the encoder {encoder.dim}")
         self.index = index
         self.encoder = encoder
+        self.examples = examples
         self.dim = index.dim
         # The reply policy's bar for offering a ticket, calibrated when the index was built.
         self.min_score = float(index.meta.get("threshold", {}).get("min_score", UNCALIBRATED))
@@ -178,7 +198,8 @@ class LiveIndex:
     @classmethod
     def load(cls, directory: Path, base: Encoder | None, poll_seconds: float | None = None) -> LiveIndex:
         use_one_thread()
-        return cls(TicketIndex.load(directory), load_ticket_encoder(directory, base), poll_seconds)
+        encoder = load_ticket_encoder(directory, base)
+        return cls(TicketIndex.load(directory), encoder, poll_seconds, ExampleSpace.load(directory))
 
     @classmethod
     def empty(cls, base: Encoder, poll_seconds: float | None = None) -> LiveIndex:
@@ -212,14 +233,24 @@ class LiveIndex:
 
     def search_many(self, texts: list[str], k: int = 5) -> list[list[tuple[int, float]]]:
         """The k nearest tickets to each text, best first: one embedding batch, one FAISS call."""
+        return self.search_and_compare(texts, k)[0]
+
+    def search_and_compare(
+        self, texts: list[str], k: int = 5
+    ) -> tuple[list[list[tuple[int, float]]], list[Nearest]]:
+        """The k nearest tickets to each text, and its nearest examples per intent, in one space."""
         self.maybe_sync()
-        if len(self.index) == 0 or not texts:
-            return [[] for _ in texts]
+        if not texts:
+            return [], []
+        queries = self.encoder.embed(texts)
+        nearest = self.examples.nearest(queries) if self.examples is not None else [Nearest() for _ in texts]
+        if len(self.index) == 0:
+            return [[] for _ in texts], nearest
         # Web processes answer from a thread pool and FAISS is not safe to search while another
         # thread adds: TicketIndex serializes its FAISS calls itself, around the add only, so a
         # sync that reads the database and embeds a large import never holds searches up.
-        scores, ids = self.index.search_batch(self.encoder.embed(texts), k)
+        scores, ids = self.index.search_batch(queries, k)
         return [
             [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
             for row_ids, row_scores in zip(ids, scores, strict=True)
-        ]
+        ], nearest

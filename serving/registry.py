@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from serving.intents import IntentModel, Prediction  # the light runtime, never TensorFlow
+from retrieval.examples import Nearest
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,25 @@ class Bundle(Protocol):
 
     def search_many(self, texts: list[str], k: int = 5) -> list[list[Hit]]: ...
 
+    short_intents: frozenset[str]
+
+    def evidence_many(self, texts: list[str], k: int = 5) -> list[tuple[list[Hit], Nearest]]: ...
+
 
 class OneAtATime:
     """The batch methods of a bundle that answers one text at a time (the empty bundle, test fakes)."""
+
+    short_intents: frozenset[str] = frozenset()
 
     def predict_many(self, texts: list[str]) -> list[Prediction]:
         return [self.predict(text) for text in texts]  # type: ignore[attr-defined]
 
     def search_many(self, texts: list[str], k: int = 5) -> list[list[Hit]]:
         return [self.search(text, k) for text in texts]  # type: ignore[attr-defined]
+
+    def evidence_many(self, texts: list[str], k: int = 5) -> list[tuple[list[Hit], Nearest]]:
+        """Tickets only: a bundle without examples in the ticket space has no nearest examples."""
+        return [(hits, Nearest()) for hits in self.search_many(texts, k)]
 
 
 class EmptyBundle(OneAtATime):
@@ -115,6 +126,9 @@ class LoadedBundle:
             raise IncompatibleBundle(f"ticket index of bundle {directory.name}: {exc}") from exc
         # The score a ticket needs to be offered, calibrated when the index was built.
         self.ticket_min_score: float = self.index.min_score
+        # Chit-chat intents, for which a message of a word or two is not vague (retrieval.examples).
+        examples = self.index.examples
+        self.short_intents: frozenset[str] = examples.short_intents if examples is not None else frozenset()
 
     def predict(self, text: str) -> Prediction:
         return self.intents.predict(text)
@@ -129,7 +143,12 @@ class LoadedBundle:
         return self.search_many([text], k)[0]
 
     def search_many(self, texts: list[str], k: int = 5) -> list[list[Hit]]:
-        return [[Hit(ticket_id=i, score=s) for i, s in found] for found in self.index.search_many(texts, k)]
+        return [hits for hits, _ in self.evidence_many(texts, k)]
+
+    def evidence_many(self, texts: list[str], k: int = 5) -> list[tuple[list[Hit], Nearest]]:
+        """For each text its k nearest tickets and its nearest examples per intent, in one space."""
+        found, nearest = self.index.search_and_compare(texts, k)
+        return [([Hit(ticket_id=i, score=s) for i, s in hits], near) for hits, near in zip(found, nearest, strict=True)]
 
 
 def artifacts_dir() -> Path:

@@ -190,16 +190,16 @@ def test_an_index_without_a_calibration_keeps_the_old_bar(tmp_path):
     assert build_ticket_index(FakeIntentModel(), tmp_path).meta["threshold"]["min_score"] == UNCALIBRATED
 
 
-def test_the_reply_policy_offers_a_ticket_above_the_bundles_own_bar(tickets):
-    from serving.registry import Hit, OneAtATime
-    from chat.replies import _closest_tickets
+def test_without_examples_the_reply_policy_offers_a_ticket_above_the_bundles_own_bar(tickets):
+    from serving.intents import Prediction
+    from serving.registry import OneAtATime
+    from chat.replies import decide
+    from retrieval.examples import Nearest
 
     class Bundle(OneAtATime):
         ticket_min_score = 0.3
 
-        def search(self, text: str, k: int = 5) -> list[Hit]:
-            return [Hit(ticket_id=tickets[0].id, score=0.4)]
-
-    assert _closest_tickets(Bundle(), ["anything"]) == [(tickets[0], 0.4)]
+    unsure = Prediction(intent=None, confidence=0.1, ranking=[], threshold=0.5)
+    assert decide("anything", unsure, Nearest(), (tickets[0], 0.4), Bundle()).source == "ticket"
     Bundle.ticket_min_score = 0.5
-    assert _closest_tickets(Bundle(), ["anything"]) == [None]
+    assert decide("anything", unsure, Nearest(), (tickets[0], 0.4), Bundle()).source == "fallback"

@@ -86,6 +86,20 @@ def dataset() -> tuple[list[str], list[str | None]]:
     return list(seen), list(seen.values())
 
 
+def ticket_negatives(known: set[str]) -> list[str]:
+    """Approved tickets' questions that name no intent, as out-of-scope examples for the classifier.
+
+    Such a ticket answers a topic no curated intent covers; left out, the closed-world classifier
+    claims its paraphrases for the nearest intent ("my card was billed twice" → refund status) and
+    the reply policy never weighs the ticket. Only the classifier learns from them: the ticket
+    space keeps them as tickets, never as out-of-scope examples.
+    """
+    from knowledge.models import Ticket
+
+    questions = Ticket.objects.filter(status=Ticket.Status.APPROVED, intent="").values_list("question", flat=True)
+    return [text for text in dict.fromkeys(redact(q).strip() for q in questions) if text and text not in known]
+
+
 def fingerprint(texts: list[str], intents: list[str | None]) -> str:
     digest = hashlib.sha256()
     for text, intent in sorted(zip(texts, [i or "" for i in intents])):
@@ -230,6 +244,8 @@ def _train_and_publish(run: TrainingRun, draft: registry.Draft) -> TrainingRun:
     train, held = split(texts, intents)
     pick = lambda idx: ([texts[i] for i in idx], [intents[i] for i in idx])  # noqa: E731
     (train_x, train_y), (held_x, held_y) = pick(train), pick(held)
+    ticket_x = ticket_negatives(set(texts))
+    train_x, train_y = train_x + ticket_x, train_y + [None] * len(ticket_x)
     reg_x, reg_y = regression_set(labels)
 
     _progress(run, "fine-tuning from the base model", 0.05)
@@ -300,7 +316,8 @@ def _build_index(encoder: Any, directory: Path, texts: list[str], intents: list[
     from retrieval.ingest import build_ticket_index
 
     negatives = [text for text, intent in zip(texts, intents) if intent is None]
-    build_ticket_index(encoder, directory, fit_texts=texts, negative_texts=negatives)
+    build_ticket_index(encoder, directory, fit_texts=texts, negative_texts=negatives,
+                       examples=list(zip(texts, intents, strict=True)))
 
 
 def _library_versions() -> dict[str, str]:
