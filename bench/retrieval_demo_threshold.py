@@ -1,5 +1,9 @@
 """Demo bot: nearest-ticket scores of paraphrases of its 12 tickets vs 12 unrelated questions.
 
+Written for the first demo shop (12 tickets, until commit 4ba5754) and kept for the figures of
+docs/retrieval.md; its paraphrase lists pair with that demo's tickets in file order, so run it
+on a checkout of that commit. The shop demo of today is judged by bench/conversations.py.
+
 Usage (after `migrate`, `load_demo` and `retrain` against the same DATABASE_URL/ARTIFACTS_DIR):
 
     DATABASE_URL=sqlite:////tmp/x.sqlite3 ARTIFACTS_DIR=/tmp/x \
