@@ -1,6 +1,6 @@
 """How soon a ticket approved while the bot serves answers paraphrases of its question.
 
-Usage (after bench/conversations.py has prepared its work directory):
+Usage (prepares its work directory as bench/conversations.py does, sharing it):
 
     .venv/bin/python bench/ticket_approval.py [--workdir DIR]
 
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conversations import ROOT, configure, outcome  # noqa: E402
+from conversations import ROOT, configure, outcome, prepare  # noqa: E402
 
 QUESTION = "The mobile app crashes every time I upload a photo of my cheque"
 RESOLUTION = "Cheque photos over 10 MB crashed version 3.3 of the app; version 3.3.1 fixes it."
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench-conversations")
     args = parser.parse_args()
     configure(args.workdir)
+    model = prepare(retrain=False)
     from django.conf import settings
 
     from chat import replies
@@ -70,6 +71,7 @@ def main() -> None:
     finally:
         reject_ticket(ticket)
     print(json.dumps({
+        **model,
         "bundle_poll_seconds": settings.BUNDLE_POLL_SECONDS,
         "ticket": QUESTION,
         "paraphrases": [{"text": t, "before": before[t], "seconds_until_ticket": seconds[t]} for t in PARAPHRASES],
