@@ -387,12 +387,13 @@ def queue() -> list[dict[str, Any]]:
     order: dict[str, int] = {Status.WAITING: 0, Status.HUMAN: 1, Status.OFFLINE: 2, Status.BOT: 3}
     last_text = Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER).order_by(
         "-seq").values("text")[:1]
-    rows = list(
-        Conversation.objects.exclude(status=Status.CLOSED)
-        .filter(Q(status__in=[Status.WAITING, Status.HUMAN, Status.OFFLINE])
-                | Exists(Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER)))
-        .select_related("agent", "site", "visitor")
-        .annotate(last_text=Subquery(last_text))
+    listed = Conversation.objects.select_related("agent", "site", "visitor").annotate(last_text=Subquery(last_text))
+    # Every chat that needs a person is listed, however many bot chats moved since: a flood of
+    # new conversations cannot push a waiting customer off the list (issue 14, item 4).
+    rows = list(listed.filter(status__in=[Status.WAITING, Status.HUMAN, Status.OFFLINE]))
+    rows += list(
+        listed.filter(status=Status.BOT)
+        .filter(Exists(Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER)))
         .order_by("-updated")[:100]
     )
     rows.sort(key=lambda c: (order.get(c.status, 4), c.waiting_since or now, -c.updated.timestamp()))

@@ -84,6 +84,18 @@ def erase_visitor(visitor: Visitor, requested_by: Any = None) -> Erasure:
     return erasure
 
 
+def purge_empty_conversations(older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete conversations nobody wrote in (each anonymous connection opens one) and their
+    visitors when nothing else is left of them; the count of conversations deleted."""
+    cutoff = timezone.now() - older_than
+    with transaction.atomic():
+        empty = Conversation.objects.filter(last_seq=0, created__lt=cutoff, status=Conversation.Status.BOT)
+        visitors = list(empty.values_list("visitor_id", flat=True))
+        deleted = empty.delete()[1].get("chat.Conversation", 0)
+        Visitor.objects.filter(pk__in=visitors, conversations__isnull=True, email="").delete()
+    return deleted
+
+
 def purge_erased_tickets(older_than: timedelta = timedelta(days=1)) -> int:
     """Delete blanked tickets once every live index has had time to drop them."""
     stale = Ticket.objects.filter(question=ERASED, status=Ticket.Status.REJECTED,

@@ -5,9 +5,9 @@ from celery import shared_task
 
 @shared_task
 def apply_retention() -> int:
-    from chat.retention import anonymize_expired, purge_erased_tickets
+    from chat.retention import anonymize_expired, purge_empty_conversations, purge_erased_tickets
 
-    return anonymize_expired() + purge_erased_tickets()
+    return anonymize_expired() + purge_erased_tickets() + purge_empty_conversations()
 
 
 @shared_task
