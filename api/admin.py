@@ -9,8 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from api import keys
-from api.models import ApiKey
+from api import keys, webhooks
+from api.models import ApiKey, Delivery, DeliveryAttempt, Webhook
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -62,3 +62,83 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         for key in queryset:
             keys.revoke(key)
         self.message_user(request, f"Revoked {queryset.count()} keys.")
+
+
+class WebhookForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=[("*", "All events")] + [(e, e) for e in webhooks.EVENTS], widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["site", "url", "events", "is_active"]
+
+    def clean_events(self) -> list[str]:
+        try:
+            return webhooks.clean_events(self.cleaned_data["events"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin[Webhook]):
+    form = WebhookForm
+    list_display = ["url", "site", "event_list", "is_active", "failures", "disabled_reason", "created"]
+    list_filter = ["is_active", "site"]
+    readonly_fields = ["failures", "disabled_reason", "created"]
+    actions = ["enable"]
+
+    @admin.display(description="Events")
+    def event_list(self, webhook: Webhook) -> str:
+        return ", ".join(webhook.events)
+
+    def save_model(self, request: HttpRequest, obj: Webhook, form: Any, change: bool) -> None:
+        if not change:
+            obj.secret = webhooks.new_secret()
+        obj.save()
+        webhooks.subscriptions.reset()
+        if not change:
+            self.message_user(request, f"Give the receiver this signing secret; it is not shown again: {obj.secret}",
+                              messages.WARNING)
+
+    @admin.action(description="Enable the selected subscriptions again (clears their failure count)")
+    def enable(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        for webhook in queryset:
+            webhooks.enable(webhook)
+        self.message_user(request, f"Enabled {queryset.count()} subscriptions.")
+
+
+class AttemptInline(admin.TabularInline[DeliveryAttempt, Delivery]):
+    model = DeliveryAttempt
+    fields = ("number", "status", "response_ms", "error", "created")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin[Delivery]):
+    list_display = ["event", "event_id", "webhook", "status", "attempts", "last_status", "last_response_ms",
+                    "created", "delivered"]
+    list_filter = ["status", "event", "webhook"]
+    search_fields = ["event_id"]
+    readonly_fields = ["webhook", "event_id", "event", "body", "status", "attempts", "next_attempt", "last_status",
+                       "last_response_ms", "last_error", "created", "delivered"]
+    inlines = [AttemptInline]
+    actions = ["replay"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Replay: send the selected deliveries again (same id and body)")
+    def replay(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        disabled = 0
+        for delivery in queryset.select_related("webhook"):
+            webhooks.replay(delivery)
+            disabled += not delivery.webhook.is_active
+        note = f" {disabled} belong to disabled subscriptions: enable those first." if disabled else ""
+        self.message_user(request, f"Queued {queryset.count()} deliveries again.{note}")

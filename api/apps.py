@@ -8,3 +8,6 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from api import schema  # noqa: F401  (registers the bearer scheme with drf-spectacular)
+        from api import webhooks
+
+        webhooks.connect()

@@ -9,6 +9,8 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api import webhooks
+from api.models import Delivery, Webhook
 from chat.models import Conversation, Message
 from knowledge.markup import answer_text, sanitize_answer
 from knowledge.models import Intent, Ticket, TrainingExample
@@ -226,3 +228,45 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     def get_gate(self, run: TrainingRun) -> str | None:
         gate = run.metrics.get("gate")
         return str(gate) if gate is not None else None
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.CharField(), min_length=1,
+        help_text='Event names (conversation.started, message.customer, message.bot, handoff.requested, '
+                  'agent.joined, conversation.closed, rating.created, model.published), or ["*"] for all.',
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "events", "is_active", "failures", "disabled_reason", "created"]
+        read_only_fields = ["id", "failures", "disabled_reason", "created"]
+
+    def validate_url(self, url: str) -> str:
+        if not url.lower().startswith(("https://", "http://")):
+            raise serializers.ValidationError("webhook URLs are http(s)")
+        return url
+
+    def validate_events(self, events: list[str]) -> list[str]:
+        try:
+            return webhooks.clean_events(events)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class NewWebhookSerializer(WebhookSerializer):
+    secret = serializers.CharField(read_only=True, help_text="Signs every delivery. Shown only in this response.")
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+        read_only_fields = [*WebhookSerializer.Meta.read_only_fields, "secret"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="event_id", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "event", "status", "attempts", "last_status", "last_response_ms", "last_error",
+                  "next_attempt", "created", "delivered"]
+        read_only_fields = fields

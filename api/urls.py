@@ -11,6 +11,7 @@ router.register("intents", views.IntentViewSet, basename="intent")
 router.register("tickets", views.TicketViewSet, basename="ticket")
 router.register("model-versions", views.ModelVersionViewSet, basename="model-version")
 router.register("training-runs", views.TrainingRunViewSet, basename="training-run")
+router.register("webhooks", views.WebhookViewSet, basename="webhook")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

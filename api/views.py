@@ -17,7 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import conversations as actions
-from api import keys, serializers as s
+from api import keys, serializers as s, webhooks
+from api.models import Delivery, Webhook
 from api.pagination import Cursor
 from chat.models import Conversation, Message
 from knowledge.models import Intent, Ticket
@@ -235,6 +236,49 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = TrainingRun.objects.select_related("version")
     serializer_class = s.TrainingRunSerializer
     lookup_value_regex = r"\d+"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the site's webhook subscriptions"),
+    create=extend_schema(summary="Subscribe a URL to events; the response carries the signing secret, once",
+                         request=s.WebhookSerializer, responses={201: s.NewWebhookSerializer}),
+    retrieve=extend_schema(summary="One subscription"),
+    update=extend_schema(summary="Change a subscription (setting is_active re-enables a disabled one)"),
+    partial_update=extend_schema(summary="Change some of a subscription's fields"),
+    destroy=extend_schema(summary="Unsubscribe"),
+)
+class WebhookViewSet(viewsets.ModelViewSet):
+    """The site's webhook subscriptions (docs/webhooks.md); all of it needs the admin scope."""
+
+    serializer_class = s.WebhookSerializer
+    read_scope = write_scope = "admin"
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[Webhook]:
+        return Webhook.objects.filter(site=self.request.auth.site)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = s.WebhookSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        webhook = webhooks.subscribe(request.auth.site, body.validated_data["url"], body.validated_data["events"])
+        return Response(s.NewWebhookSerializer(webhook).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer: Any) -> None:
+        webhook = serializer.save()
+        if webhook.is_active:
+            webhooks.enable(webhook)
+        webhooks.subscriptions.reset()
+
+    def perform_destroy(self, instance: Webhook) -> None:
+        instance.delete()
+        webhooks.subscriptions.reset()
+
+    @extend_schema(summary="The subscription's deliveries, newest first (status, attempts, response time)",
+                   responses=s.DeliverySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request: Request, pk: str | None = None) -> Response:
+        page = self.paginate_queryset(Delivery.objects.filter(webhook=self.get_object()))
+        return self.get_paginated_response(s.DeliverySerializer(page, many=True).data)
 
 
 @extend_schema(exclude=True)

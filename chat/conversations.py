@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from knowledge.markup import answer_text, sanitize_answer
+from chat import signals
 from chat.models import Conversation, Message, Rating, Site, Visitor
 from privacy.redaction import redact
 
@@ -96,7 +97,9 @@ def open_conversation(site: Site, token: str | None, page: str = "", previous: s
     if previous and well_formed_key(previous):
         earlier = Conversation.objects.filter(site=site, token=previous).select_related("visitor").first()
     visitor = earlier.visitor if earlier is not None else Visitor.objects.create(site=site)
-    return Conversation.objects.create(site=site, visitor=visitor, page=page), True
+    conversation = Conversation.objects.create(site=site, visitor=visitor, page=page)
+    signals.conversation_started.send(sender=Conversation, conversation=conversation)
+    return conversation, True
 
 
 def _web_address(page: str) -> bool:
@@ -281,7 +284,7 @@ def append_many(outgoing: list[Outgoing], *, durable: bool = True) -> list[Messa
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         assigned = _assign_seqs([item.conversation_id for item in outgoing])
         now = timezone.now()
-        return _insert(
+        stored = _insert(
             [
                 Message(conversation_id=item.conversation_id, seq=seq, sender=item.sender, created=now,
                         text=text if item.sender == bot else _stored_text(text, assigned.redact_contacts[item.conversation_id]),
@@ -289,6 +292,8 @@ def append_many(outgoing: list[Outgoing], *, durable: bool = True) -> list[Messa
                 for item, seq, text in zip(outgoing, assigned.seqs, texts, strict=True)
             ]
         )
+    signals.messages_stored.send(sender=Message, messages=stored)
+    return stored
 
 
 def append(conversation_id: int, sender: str, text: str, *, durable: bool = True, **fields: Any) -> Message:
@@ -378,6 +383,7 @@ def _store_new(batch: list[Incoming]) -> list[Received]:
                 for item, seq, text in zip(batch, seqs, texts, strict=True)
             ]
         )
+    signals.messages_stored.send(sender=Message, messages=messages)
     return [
         Received(message, created=True, needs_reply=statuses[message.conversation_id] in BOT_ANSWERS,
                  status=statuses[message.conversation_id])
@@ -405,9 +411,11 @@ def rate(conversation_id: int, score: int, comment: str) -> Rating | None:
     comment = redact_for_storage(comment)
     try:
         with transaction.atomic():
-            return Rating.objects.create(conversation_id=conversation_id, score=score, comment=comment)
+            rating = Rating.objects.create(conversation_id=conversation_id, score=score, comment=comment)
     except IntegrityError:
         return None
+    signals.rating_created.send(sender=Rating, rating=rating)
+    return rating
 
 
 def message_frame(message: Message) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _, override
 
-from chat import conversations, hours, mail
+from chat import conversations, hours, mail, signals
 from chat.conversations import Reply
 from chat.models import AgentPresence, Conversation, Message, Site
 from privacy.redaction import redact
@@ -111,6 +111,9 @@ def request(conversation_id: int, reason: str) -> Reply:
                         handoff_reason=conversations.redact_for_storage(reason))
             conversation.waiting_since = now
             conversation.customer_left = None
+    if not again:
+        signals.handoff_requested.send(sender=Conversation, conversation=conversation,
+                                       reason=conversations.redact_for_storage(reason))
     site = conversation.site
     if available(site):
         position = queue_position(conversation)
@@ -225,6 +228,7 @@ def join(conversation_id: int, agent: User) -> Reply:
         if conversation.status == Status.HUMAN:
             raise HandoffError("another agent owns this conversation")
         _set_status(conversation_id, Status.HUMAN, agent=agent, waiting_since=None)
+    signals.agent_joined.send(sender=Conversation, conversation_id=conversation_id, agent=agent)
     name = agent.get_short_name() or agent.get_username()
     with override(_language(conversation_id)):
         text = _("%(name)s joined the chat.") % {"name": name}
@@ -260,6 +264,8 @@ def close(conversation_id: int, agent: User, resolution: str, question: str | No
                     waiting_since=None)
     if resolution.strip():
         _propose_ticket(conversation_id, resolution.strip(), question)
+    signals.conversation_closed.send(sender=Conversation, conversation_id=conversation_id,
+                                     resolution=conversations.redact_for_storage(resolution))
     with override(_language(conversation_id)):
         text = _("This conversation was closed. Thank you!")
     return Reply(messages=[_system(conversation_id, text)], status=Status.CLOSED)

@@ -209,6 +209,7 @@ CELERY_BEAT_SCHEDULE = {
     "reap-dead-training-runs": {"task": "training.tasks.reap_dead_runs", "schedule": 120.0},
     "apply-retention": {"task": "chat.tasks.apply_retention", "schedule": 3600.0},
     "requeue-abandoned-chats": {"task": "chat.tasks.requeue_abandoned_chats", "schedule": 60.0},
+    "send-stuck-webhooks": {"task": "api.tasks.sweep_webhooks", "schedule": 60.0},
     # Yesterday's and the day before's figures, again as late ratings and thumbs come in.
     "insights-rollup": {"task": "insights.tasks.rollup_recent", "schedule": 600.0},
     "insights-content-gaps": {"task": "insights.tasks.refresh_content_gaps", "schedule": 86400.0},
@@ -329,6 +330,15 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Webhooks (docs/webhooks.md): each POST's timeout, attempts per delivery with the first retry
+# after WEBHOOK_RETRY_SECONDS and each later one 3× longer (10 s … 40 min by default), and how
+# many deliveries failing in a row (all attempts spent) disable a subscription.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = _int("WEBHOOK_MAX_ATTEMPTS", 7)
+WEBHOOK_RETRY_SECONDS = env.float("WEBHOOK_RETRY_SECONDS", default=10.0)
+WEBHOOK_DISABLE_AFTER = _int("WEBHOOK_DISABLE_AFTER", 5)
+# How long each process keeps the list of subscriptions (the chat consults it for every event).
+WEBHOOK_CACHE_SECONDS = env.float("WEBHOOK_CACHE_SECONDS", default=2.0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Support bot API",
     "DESCRIPTION": "Conversations, curated intents, tickets, model versions and webhooks. See docs/api.md.",

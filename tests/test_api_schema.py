@@ -24,6 +24,9 @@ RESOURCES = {
     "/api/v1/model-versions/retrain/": {"post"},
     "/api/v1/model-versions/{version}/activate/": {"post"},
     "/api/v1/training-runs/{id}/": {"get"},
+    "/api/v1/webhooks/": {"get", "post"},
+    "/api/v1/webhooks/{id}/": {"get", "patch", "delete"},
+    "/api/v1/webhooks/{id}/deliveries/": {"get"},
 }
 
 

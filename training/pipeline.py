@@ -28,6 +28,7 @@ from privacy.redaction import redact
 from training.dataset import EVAL_FRACTION, holdout_split
 from training.metrics import metrics, per_intent_accuracy, write_report
 from training.models import ModelVersion, TrainingRun
+from training.signals import model_published
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +306,7 @@ def _train_and_publish(run: TrainingRun, draft: registry.Draft) -> TrainingRun:
         )
     # Serving switches only once the version's row exists for every reader.
     registry.activate_version(version)
+    model_published.send(sender=ModelVersion, version=model_version)
     extend_regression_set(held_x, held_y)
     _finish(run, Status.PUBLISHED, metrics=metrics, active_metrics=active or {}, version=model_version)
     return run
