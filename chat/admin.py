@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from chat import review
+from chat import handoff, review
 from chat.models import Conversation, Erasure, Message, Rating, Site, Visitor
 from knowledge.models import Intent
 
@@ -20,6 +23,7 @@ class SiteAdmin(admin.ModelAdmin):
     search_fields = ["name", "public_key"]
     list_filter = ["is_active"]
     readonly_fields = ["snippet"]
+    filter_horizontal = ["agents"]
 
     @admin.display(description="Embed snippet")
     def snippet(self, site: Site) -> str:
@@ -67,6 +71,13 @@ class ConversationAdmin(admin.ModelAdmin):
     exclude = ["token"]
     inlines = [RatingInline, MessageInline]
 
+    def get_queryset(self, request: HttpRequest):
+        # An agent reads the chats of the sites they are assigned to (and of sites with nobody assigned).
+        queryset = super().get_queryset(request)
+        if not isinstance(request.user, User):
+            return queryset.none()
+        return queryset.filter(handoff.visible_to(request.user)).distinct()
+
 
 @admin.register(Visitor)
 class VisitorAdmin(admin.ModelAdmin):
@@ -105,7 +116,10 @@ class MessageAdmin(admin.ModelAdmin):
 # The review queue: one page, one click per message.
 
 
+# Labelling writes training examples (and may create intents): the matching model permissions,
+# not just staff status, as for the same changes in the admin (issue 14, item 7).
 @staff_member_required
+@permission_required("knowledge.add_trainingexample", raise_exception=True)
 def review_queue(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
@@ -117,10 +131,13 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 
 @staff_member_required
+@permission_required("knowledge.add_trainingexample", raise_exception=True)
 @require_POST
 def review_label(request: HttpRequest, message_id: int) -> HttpResponse:
     message = get_object_or_404(Message, pk=message_id, sender=Message.Sender.CUSTOMER)
     action = request.POST.get("action")
+    if action == "new" and not request.user.has_perm("knowledge.add_intent"):
+        raise PermissionDenied("creating an intent needs the permission to add intents")
     if action == "intent":
         intent = get_object_or_404(Intent, pk=request.POST.get("intent"))
         review.label(message, intent=intent)

@@ -433,7 +433,7 @@ class AgentConsumer(FrameConsumer):
 
     async def conversation_id(self, frame: dict[str, Any]) -> tuple[str, int]:
         public_id = frame.get("conversation")
-        pk = await db(handoff.find_conversation)(public_id)
+        pk = await db(handoff.find_conversation)(public_id, self.user)
         if pk is None:
             raise FrameError("unknown_conversation", "no conversation with this id")
         return str(public_id), pk
@@ -527,7 +527,7 @@ class AgentConsumer(FrameConsumer):
             await self.send_json(frame)
 
     async def send_queue(self) -> None:
-        rows = await db(handoff.queue)()
+        rows = await db(handoff.queue)(self.user)
         online = await db(handoff.agents_online)()
         await self.send_json(
             {"type": "queue", "conversations": rows, "agents_online": online, "limits": limits.advertised()}

@@ -339,9 +339,20 @@ def customer_card(conversation_id: int) -> dict[str, Any]:
     }
 
 
-def find_conversation(public_id: object) -> int | None:
+def visible_to(agent: User | None) -> Q:
+    """The conversations an agent may see: sites they are assigned to, and sites with no one assigned.
+
+    Superusers, and callers acting for no particular agent (None), see every site.
+    """
+    if agent is None or agent.is_superuser:
+        return Q()
+    return Q(site__agents=None) | Q(site__agents=agent)
+
+
+def find_conversation(public_id: object, agent: User | None = None) -> int | None:
     try:
-        return Conversation.objects.values_list("pk", flat=True).filter(public_id=str(public_id)).first()
+        found = Conversation.objects.filter(visible_to(agent), public_id=str(public_id))
+        return found.values_list("pk", flat=True).distinct().first()
     except (ValueError, TypeError, ValidationError):
         return None
 
@@ -383,7 +394,7 @@ def requeue_abandoned(agent: User | None = None) -> list[tuple[Conversation, Rep
     return result
 
 
-def queue() -> list[dict[str, Any]]:
+def queue(agent: User | None = None) -> list[dict[str, Any]]:
     """The console's list: waiting first (oldest first), then human-owned, offline messages, recent bot chats.
 
     A bot chat where the customer never wrote is not listed; each row's preview is the customer's
@@ -393,7 +404,8 @@ def queue() -> list[dict[str, Any]]:
     order: dict[str, int] = {Status.WAITING: 0, Status.HUMAN: 1, Status.OFFLINE: 2, Status.BOT: 3}
     last_text = Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER).order_by(
         "-seq").values("text")[:1]
-    listed = Conversation.objects.select_related("agent", "site", "visitor").annotate(last_text=Subquery(last_text))
+    listed = (Conversation.objects.filter(visible_to(agent)).distinct()
+              .select_related("agent", "site", "visitor").annotate(last_text=Subquery(last_text)))
     # Every chat that needs a person is listed, however many bot chats moved since: a flood of
     # new conversations cannot push a waiting customer off the list (issue 14, item 4).
     rows = list(listed.filter(status__in=[Status.WAITING, Status.HUMAN, Status.OFFLINE]))

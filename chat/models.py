@@ -55,6 +55,10 @@ class Site(models.Model):
     retention_days = models.PositiveIntegerField(
         default=90, help_text="Raw conversations older than this are anonymized."
     )
+    agents = models.ManyToManyField(
+        "auth.User", blank=True, related_name="assigned_sites",
+        help_text="Staff who answer this site's chats. None: every staff member (a single shop needs no setup).",
+    )
     redact_contacts = models.BooleanField(
         default=False,
         help_text="Replace emails, phone numbers and IP addresses in messages before they are stored. "
