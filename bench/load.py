@@ -441,6 +441,9 @@ def main() -> None:
                 urls = [stack.ws_url(i, path) for i in range(args.daphnes)]
                 server_pids = [stack.daphne(i).pid for i in range(args.daphnes)]
                 if front is not None:
+                    # A warm-up through nginx would reach one Daphne; each loads its model first.
+                    for url in urls:
+                        asyncio.run(_warm_up(url))
                     urls = [front.wss(path)]  # nginx spreads them over the Daphnes
                     server_pids.append(front.process.pid)  # its CPU counts as the server's
                 meter = CpuMeter(server_pids)
