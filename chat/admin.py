@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from chat import handoff, review
+from chat import conversations, handoff, review
 from chat.models import Conversation, Erasure, Message, Rating, Site, Visitor
 from knowledge.models import Intent
 
@@ -70,6 +70,13 @@ class ConversationAdmin(admin.ModelAdmin):
     readonly_fields = ["public_id", "site", "visitor", "last_seq", "created", "updated"]
     exclude = ["token"]
     inlines = [RatingInline, MessageInline]
+    actions = ["rotate_tokens"]
+
+    @admin.action(description="Rotate resume tokens (the customer's saved chats stop opening them)")
+    def rotate_tokens(self, request: HttpRequest, queryset) -> None:
+        for conversation in queryset:
+            conversations.rotate_token(conversation.pk)
+        self.message_user(request, f"Rotated {queryset.count()} resume tokens.")
 
     def get_queryset(self, request: HttpRequest):
         # An agent reads the chats of the sites they are assigned to (and of sites with nobody assigned).

@@ -8,9 +8,11 @@ the layer on the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -43,6 +45,7 @@ CLOSE_UNKNOWN_SITE = 4404
 CLOSE_ORIGIN = 4403
 CLOSE_PROTOCOL = 4400
 CLOSE_TOO_MANY_CONNECTIONS = 4429
+CLOSE_IDLE = 4408  # not fatal: nothing came for CHAT_IDLE_SECONDS (the clients' pings count)
 CLOSE_UNAVAILABLE = 4503  # not fatal: clients reconnect with backoff (Daphne sends no 1013)
 
 
@@ -76,6 +79,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.last_frame = time.monotonic()
         if not self.ready():
             return
         try:
@@ -216,6 +220,18 @@ class ChatConsumer(FrameConsumer):
         for message in await db(conversations.history)(self.conversation.pk, after):
             await self.send_json(conversations.message_frame(message))
         await self.channel_layer.group_send(self.group, {"type": "peer.hello", "channel": self.channel_name})
+        self.last_frame = time.monotonic()
+        self.idle_watch = asyncio.create_task(self.close_when_idle(settings.CHAT_IDLE_SECONDS))
+
+    async def close_when_idle(self, idle: float) -> None:
+        """Close the socket once no frame came for `idle` seconds: a client that died without
+        closing, or a connection opened and left, keeps no place in the connection budget."""
+        while True:
+            left = self.last_frame + idle - time.monotonic()
+            if left <= 0:
+                await self.close(code=CLOSE_IDLE)
+                return
+            await asyncio.sleep(left)
 
     async def refuse(self, code: int, error: str, detail: str) -> None:
         """Explain the refusal in a frame, then close with an application code."""
@@ -230,6 +246,9 @@ class ChatConsumer(FrameConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self.release()
+        watch = getattr(self, "idle_watch", None)
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
         if self.conversation is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             if self.conversation.status == Conversation.Status.WAITING:
@@ -337,8 +356,16 @@ class ChatConsumer(FrameConsumer):
     async def on_ping(self, frame: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
 
+    async def on_rotate_token(self, frame: dict[str, Any]) -> None:
+        """A new resume token for this conversation; the old one (and other devices holding it) opens nothing."""
+        await self.spend()
+        token = await db(conversations.rotate_token)(self.conversation.pk)
+        self.conversation.token = token
+        await self.send_json({"type": "token", "token": token})
+
     handlers = {
         "message": on_message,
+        "rotate_token": on_rotate_token,
         "handoff": on_handoff,
         "stop_waiting": on_stop_waiting,
         "feedback": on_feedback,

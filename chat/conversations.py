@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+from datetime import timedelta
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,7 +90,7 @@ def open_conversation(site: Site, token: str | None, page: str = "", previous: s
     page = page if _web_address(page) else ""
     if token and well_formed_key(token):
         conversation = Conversation.objects.filter(site=site, token=token).first()
-        if conversation is not None:
+        if conversation is not None and resumable(conversation, site):
             if page and page != conversation.page:
                 Conversation.objects.filter(pk=conversation.pk).update(page=page)
                 conversation.page = page
@@ -96,6 +98,8 @@ def open_conversation(site: Site, token: str | None, page: str = "", previous: s
     earlier = None
     if previous and well_formed_key(previous):
         earlier = Conversation.objects.filter(site=site, token=previous).select_related("visitor").first()
+        if earlier is not None and not resumable(earlier, site):
+            earlier = None
     visitor = earlier.visitor if earlier is not None else Visitor.objects.create(site=site)
     conversation = Conversation.objects.create(site=site, visitor=visitor, page=page)
     signals.conversation_started.send(sender=Conversation, conversation=conversation)
@@ -114,6 +118,23 @@ def discard_new_conversation(conversation_id: int) -> None:
         visitor_id = conversation.visitor_id
         conversation.delete()
         Visitor.objects.filter(pk=visitor_id, conversations__isnull=True).delete()
+
+
+def resumable(conversation: Conversation, site: Site) -> bool:
+    """Whether a token still opens its conversation: its last message is younger than the site's
+    `resume_token_days` (0: always). A token kept in an old browser stops working by itself."""
+    if not site.resume_token_days:
+        return True
+    last = (Message.objects.filter(conversation=conversation).order_by("-seq").values_list("created", flat=True).first()
+            or conversation.created)
+    return last >= timezone.now() - timedelta(days=site.resume_token_days)
+
+
+def rotate_token(conversation_id: int) -> str:
+    """Give the conversation a new resume token; the old one opens nothing any more."""
+    token = secrets.token_urlsafe(32)
+    Conversation.objects.filter(pk=conversation_id).update(token=token)
+    return token
 
 
 def history(conversation_id: int, after: int = 0) -> list[Message]:

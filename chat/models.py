@@ -59,6 +59,10 @@ class Site(models.Model):
         "auth.User", blank=True, related_name="assigned_sites",
         help_text="Staff who answer this site's chats. None: every staff member (a single shop needs no setup).",
     )
+    resume_token_days = models.PositiveIntegerField(
+        default=30, help_text="A customer's saved chat can be resumed for this many days after its last message "
+        "(0: no limit); after that the widget starts a new conversation.",
+    )
     redact_contacts = models.BooleanField(
         default=False,
         help_text="Replace emails, phone numbers and IP addresses in messages before they are stored. "

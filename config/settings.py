@@ -298,6 +298,8 @@ CHAT_MAX_MESSAGE_CHARS = _int("CHAT_MAX_MESSAGE_CHARS", 2000)
 CHAT_RATE_PER_MINUTE = _int("CHAT_RATE_PER_MINUTE", 30)
 CHAT_RATE_PER_IP_PER_MINUTE = _int("CHAT_RATE_PER_IP_PER_MINUTE", 600)
 CHAT_MAX_CONNECTIONS_PER_IP = _int("CHAT_MAX_CONNECTIONS_PER_IP", 200)
+# A chat socket on which nothing arrives (not even the widget's pings) this long is closed.
+CHAT_IDLE_SECONDS = _int("CHAT_IDLE_SECONDS", 600)
 # Data waiting for one websocket client that does not read; past it the connection is dropped.
 CHAT_MAX_UNSENT_BYTES = _int("CHAT_MAX_UNSENT_BYTES", 1024 * 1024, minimum=65536)
 CHAT_MAX_FRAME_BYTES = _int("CHAT_MAX_FRAME_BYTES", 16384)
