@@ -316,6 +316,10 @@ BUNDLE_POLL_SECONDS = _int("BUNDLE_POLL_SECONDS", 5)
 # Retraining: publish only if not worse than the active model by more than the tolerance.
 RETRAIN_GATE_TOLERANCE = _float("RETRAIN_GATE_TOLERANCE", 0.02)
 RETRAIN_MIN_ACCURACY = _float("RETRAIN_MIN_ACCURACY", 0.5)
+# A candidate this far below the active model's own recorded held-out accuracy is refused.
+RETRAIN_MAX_DROP_FROM_RECORDED = _float("RETRAIN_MAX_DROP_FROM_RECORDED", 0.15)
+# An import adding more new intents than this, or giving one text different labels, is flagged.
+IMPORT_MAX_NEW_INTENTS = _int("IMPORT_MAX_NEW_INTENTS", 20)
 RETRAIN_EPOCHS = _int("RETRAIN_EPOCHS", 12)
 RETRAIN_MIN_NEW_EXAMPLES = _int("RETRAIN_MIN_NEW_EXAMPLES", 20)
 

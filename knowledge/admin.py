@@ -56,7 +56,7 @@ class IntentAdmin(admin.ModelAdmin[Intent]):
                 *super().get_urls()]
 
     def import_csv(self, request: HttpRequest) -> HttpResponse:
-        from knowledge.management.commands.import_intents import import_examples
+        from knowledge.management.commands.import_intents import import_examples, suspicious
 
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -74,6 +74,10 @@ class IntentAdmin(admin.ModelAdmin[Intent]):
                     oos_label="oos",
                 )
                 messages.success(request, f"Imported: {result}")
+                warning = suspicious(result)
+                if warning:
+                    messages.warning(request, f"Check this import before retraining: {warning}. A model trained "
+                                     "on it may be refused by the evaluation gate (see Training examples).")
                 return redirect("admin:knowledge_intent_changelist")
         context = {**self.admin_site.each_context(request), "form": form, "title": "Import intents from CSV"}
         return render(request, "admin/knowledge/import.html", context)

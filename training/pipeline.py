@@ -165,13 +165,21 @@ def allowed_drop(metric: float, n: int) -> float:
 
 
 def gate(candidate: dict[str, Any], active: dict[str, Any] | None) -> tuple[bool, str]:
-    """Publish only if the candidate is not worse than the active model on either split."""
+    """Publish only if the candidate is not worse than the active model on either split, and not
+    far below the active model's own recorded held-out accuracy (`active["recorded"]`, from its
+    manifest): a poisoned dataset makes both models bad on its own held-out split, so comparing
+    them there alone lets it through (issue 14, item 13)."""
     if active is None:
         floor = settings.RETRAIN_MIN_ACCURACY
         accuracy = candidate["heldout"]["accuracy"]
         if accuracy is not None and accuracy < floor:
             return False, f"held-out accuracy {accuracy} is below the minimum {floor} for a first model"
         return True, "no active model"
+    recorded = (active.get("recorded") or {}).get("accuracy")
+    accuracy = candidate["heldout"]["accuracy"]
+    if recorded is not None and accuracy is not None and accuracy < recorded - settings.RETRAIN_MAX_DROP_FROM_RECORDED:
+        return False, (f"held-out accuracy {accuracy} is far below the active model's recorded {recorded} "
+                       f"(more than {settings.RETRAIN_MAX_DROP_FROM_RECORDED} lower): the new data may be mislabelled")
     for split_name in ("heldout", "regression"):
         for metric in ("accuracy", "macro_f1"):
             new, old = candidate[split_name][metric], active[split_name][metric]
@@ -270,6 +278,7 @@ def _train_and_publish(run: TrainingRun, draft: registry.Draft) -> TrainingRun:
             "version": active_bundle.version,
             "heldout": score(active_bundle.intents, held_x, held_y),
             "regression": score(active_bundle.intents, reg_x, reg_y),
+            "recorded": active_bundle.manifest.get("metrics", {}),
         }
     passed, reason = gate(candidate, active)
     metrics = {

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser, CommandError
 from django.db import transaction
 from django.utils.text import slugify
@@ -35,6 +36,9 @@ class Command(BaseCommand):
                 f"{result['intents_created']} intents created, {result['examples_created']} examples added "
                 f"({result['examples_skipped']} already present), {result['answers_set']} answers set."
             )
+        warning = suspicious(result)
+        if warning:
+            self.stderr.write(f"Check this import before retraining: {warning}.")
 
     @staticmethod
     def _read(path: Path, first: str, second: str) -> list[tuple[str, str]]:
@@ -85,4 +89,25 @@ def import_examples(rows: list[tuple[str, str]], answers: list[tuple[str, str]],
         "examples_created": len(new),
         "examples_skipped": skipped,
         "answers_set": answers_set,
+        "conflicting_texts": len(conflicting_texts({text for text, _ in rows if text})),
     }
+
+
+def conflicting_texts(texts: set[str] | None = None) -> dict[str, list[str]]:
+    """Texts labelled with more than one label (an intent, or out-of-scope), among `texts` or all."""
+    labels: dict[str, set[str]] = {}
+    examples = TrainingExample.objects.all() if texts is None else TrainingExample.objects.filter(text__in=texts)
+    for text, intent, is_oos in examples.values_list("text", "intent__name", "is_oos"):
+        labels.setdefault(text, set()).add("oos" if is_oos else str(intent))
+    return {text: sorted(found) for text, found in labels.items() if len(found) > 1}
+
+
+def suspicious(result: dict[str, int]) -> str | None:
+    """Why an import looks like poisoned or junk data (many new intents, one text with several
+    labels), to show before anyone trains on it; None when it looks ordinary."""
+    reasons = []
+    if result["intents_created"] > settings.IMPORT_MAX_NEW_INTENTS:
+        reasons.append(f"it created {result['intents_created']} new intents")
+    if result["conflicting_texts"]:
+        reasons.append(f"{result['conflicting_texts']} of its texts carry different labels")
+    return "; ".join(reasons) or None
