@@ -24,6 +24,16 @@ class SiteAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     readonly_fields = ["snippet"]
     filter_horizontal = ["agents"]
+    actions = ["new_identity_secret"]
+
+    @admin.action(description="Generate a new identity secret (signed-in customers' hashes must be redone)")
+    def new_identity_secret(self, request, queryset):
+        from chat.identity import new_secret
+
+        for site in queryset:
+            site.identity_secret = new_secret()
+            site.save(update_fields=["identity_secret"])
+        self.message_user(request, f"New identity secrets for {queryset.count()} sites: see each site's page.")
 
     @admin.display(description="Embed snippet")
     def snippet(self, site: Site) -> str:

@@ -21,7 +21,7 @@ from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import DatabaseError
 
-from chat import conversations, handoff, limits, mail, replies
+from chat import conversations, handoff, identity, limits, mail, replies
 from chat.batcher import Batcher, db
 from chat.conversations import Incoming, Reply, storable
 from chat.limits import Ticket, budgets
@@ -195,8 +195,11 @@ class ChatConsumer(FrameConsumer):
         """Open or resume the conversation and send its hello and history."""
         answer_messages.start()
         self.has_peers = False
+        claimed = params.get("user_id")
+        verified = identity.verify(site, claimed, params.get("user_hash"), params.get("user_name"),
+                                   params.get("user_email")) if claimed else None
         self.conversation, self.created = await db(conversations.open_conversation)(
-            site, token, params.get("page", ""), params.get("previous")
+            site, token, params.get("page", ""), params.get("previous"), verified
         )
         self.group = conversation_group(self.conversation.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -211,10 +214,14 @@ class ChatConsumer(FrameConsumer):
                 "greeting": site.greeting,
                 "site": {"name": site.name, "color": site.color, "position": site.position, "language": site.language},
                 "limits": limits.advertised(),
+                # An identity is "verified" or "ignored" (no identity secret set, or a wrong hash).
+                **({"identity": "verified" if verified else "ignored"} if claimed else {}),
             }
         )
         try:
-            after = max(0, int(params.get("after", "0")))
+            # Only a resumed conversation continues from the client's last seq: an identity may
+            # have opened another one than the token's.
+            after = max(0, int(params.get("after", "0"))) if token == self.conversation.token else 0
         except ValueError:
             after = 0
         for message in await db(conversations.history)(self.conversation.pk, after):

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from knowledge.markup import answer_text, sanitize_answer
 from chat import signals
+from chat.identity import Identity
 from chat.models import Conversation, Message, Rating, Site, Visitor
 from privacy.redaction import redact
 
@@ -79,31 +80,66 @@ def storable(text: str) -> bool:
     return True
 
 
-def open_conversation(site: Site, token: str | None, page: str = "", previous: str | None = None
-                      ) -> tuple[Conversation, bool]:
+def open_conversation(site: Site, token: str | None, page: str = "", previous: str | None = None,
+                      identity: Identity | None = None) -> tuple[Conversation, bool]:
     """Resume the conversation with this token on this site, or start a new one.
 
     A new conversation started from an earlier one (`previous`, that chat's token) belongs to
     the same visitor, so agents see the customer's earlier conversations; `page` is where the
-    customer chats from.
+    customer chats from. A verified `identity` is its own visitor on every device: its latest
+    conversation is resumed when the token names none of its own (an anonymous chat with the
+    token becomes theirs), and a verified customer's chat is never resumed without the identity
+    (a shared computer after logout).
     """
     page = page if _web_address(page) else ""
+    visitor = _identified_visitor(site, identity) if identity is not None else None
+    conversation = None
     if token and well_formed_key(token):
-        conversation = Conversation.objects.filter(site=site, token=token).first()
-        if conversation is not None and resumable(conversation, site):
-            if page and page != conversation.page:
-                Conversation.objects.filter(pk=conversation.pk).update(page=page)
-                conversation.page = page
-            return conversation, False
-    earlier = None
-    if previous and well_formed_key(previous):
-        earlier = Conversation.objects.filter(site=site, token=previous).select_related("visitor").first()
-        if earlier is not None and not resumable(earlier, site):
-            earlier = None
-    visitor = earlier.visitor if earlier is not None else Visitor.objects.create(site=site)
+        conversation = Conversation.objects.filter(site=site, token=token).select_related("visitor").first()
+        if conversation is not None and not resumable(conversation, site):
+            conversation = None
+    if conversation is not None and visitor is not None and conversation.visitor_id != visitor.pk:
+        if conversation.visitor.external_id:
+            conversation = None  # another customer's chat on this device
+        else:
+            Conversation.objects.filter(pk=conversation.pk).update(visitor=visitor)
+            conversation.visitor = visitor
+    elif conversation is not None and visitor is None and conversation.visitor.external_id:
+        conversation = None
+    if conversation is None and visitor is not None and not previous:  # `previous`: asked for a new chat
+        # The identity proves who they are, so their latest chat opens whatever its age.
+        conversation = visitor.conversations.filter(anonymized=False).order_by("-updated").first()
+    if conversation is not None:
+        if page and page != conversation.page:
+            Conversation.objects.filter(pk=conversation.pk).update(page=page)
+            conversation.page = page
+        return conversation, False
+    if visitor is None:
+        earlier = None
+        if previous and well_formed_key(previous):
+            earlier = Conversation.objects.filter(site=site, token=previous).select_related("visitor").first()
+            if earlier is not None and (not resumable(earlier, site) or earlier.visitor.external_id):
+                earlier = None
+        visitor = earlier.visitor if earlier is not None else Visitor.objects.create(site=site)
     conversation = Conversation.objects.create(site=site, visitor=visitor, page=page)
     signals.conversation_started.send(sender=Conversation, conversation=conversation)
     return conversation, True
+
+
+def _identified_visitor(site: Site, identity: Identity) -> Visitor:
+    """The site's visitor for this verified user, created on first sight; name and email kept current."""
+    try:
+        with transaction.atomic():
+            visitor, _ = Visitor.objects.get_or_create(site=site, external_id=identity.user_id)
+    except IntegrityError:  # created meanwhile by another device's connect
+        visitor = Visitor.objects.get(site=site, external_id=identity.user_id)
+    changed = {name: value for name, value in (("name", identity.name), ("email", identity.email))
+               if value and getattr(visitor, name) != value}
+    if changed:
+        Visitor.objects.filter(pk=visitor.pk).update(**changed)
+        for name, value in changed.items():
+            setattr(visitor, name, value)
+    return visitor
 
 
 def _web_address(page: str) -> bool:

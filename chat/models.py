@@ -84,6 +84,11 @@ class Site(models.Model):
         blank=True, help_text="Where offline messages and customers' emails are sent."
     )
     is_active = models.BooleanField(default=True)
+    identity_secret = models.CharField(
+        max_length=100, blank=True,
+        help_text="Signs logged-in customers' ids (data-user-hash, docs/widget.md). Keep it on the shop's "
+        "server only. Empty: identities are ignored. Admin action: generate a new one.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -100,7 +105,16 @@ class Visitor(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(blank=True, help_text="Left by the customer when no agent was online.")
     name = models.CharField(max_length=200, blank=True)
+    # The shop's user id, set only from a verified identity (chat/identity.py): one visitor per
+    # logged-in customer and site, whatever device they chat from.
+    external_id = models.CharField(max_length=255, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "external_id"], condition=~models.Q(external_id=""),
+                                    name="visitor_external_id_unique"),
+        ]
 
     def __str__(self) -> str:
         return str(self.public_id)
