@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,42 +20,34 @@ from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import DatabaseError
 
-from chat import conversations, handoff, identity, limits, mail, replies
-from chat.batcher import Batcher, db
-from chat.conversations import Incoming, Reply, storable
+from chat import conversations, frames, handoff, identity, inbox, limits, mail, sites
+from chat.conversations import Reply
+from chat.frames import (
+    CLIENT_ID,
+    CLOSE_ORIGIN,
+    CLOSE_PROTOCOL,
+    CLOSE_TOO_MANY_CONNECTIONS,
+    CLOSE_UNAVAILABLE,
+    CLOSE_UNKNOWN_SITE,
+    PROTOCOL_VERSION,
+    FrameError,
+    message_frame,
+    storable,
+)
+from chat.inbox import db
 from chat.limits import Ticket, budgets
 from chat.models import Conversation
 from chat.replies import Question
+from chat.store import Incoming
 
 log = logging.getLogger(__name__)
 
-# Customer messages from all of this process's sockets are stored (one transaction, one disk
-# flush) and answered (one model batch) together; see chat/batcher.py.
-store_messages: Batcher[Incoming, conversations.Received] = Batcher(conversations.receive_customer_messages)
-answer_messages: Batcher[Question, Reply] = Batcher(
-    replies.respond_many, processes=lambda: settings.CHAT_ANSWER_PROCESSES, retry=replies.respond_again
-)
 
-PROTOCOL_VERSION = 1
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
-# Close codes (4000-4999 are the application's own range).
-CLOSE_UNKNOWN_SITE = 4404
-CLOSE_ORIGIN = 4403
-CLOSE_PROTOCOL = 4400
-CLOSE_TOO_MANY_CONNECTIONS = 4429
 CLOSE_IDLE = 4408  # not fatal: nothing came for CHAT_IDLE_SECONDS (the clients' pings count)
-CLOSE_UNAVAILABLE = 4503  # not fatal: clients reconnect with backoff (Daphne sends no 1013)
 
 
 conversation_group = handoff.conversation_group
-
-
-class FrameError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 class FrameConsumer(AsyncWebsocketConsumer):
@@ -83,46 +74,25 @@ class FrameConsumer(AsyncWebsocketConsumer):
         if not self.ready():
             return
         try:
-            frame = self.parse(text_data, bytes_data)
+            frame = frames.parse(text_data, bytes_data)
             kind = frame.get("type")
             handler = self.handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
                 raise FrameError("unknown_type", f"unknown frame type {frame.get('type')!r}")
             await handler(self, frame)
         except (FrameError, handoff.HandoffError) as exc:
-            await self.send_json({"type": "error", "code": exc.code, "detail": exc.detail, **self.echo_ids(text_data)})
+            await self.send_json({"type": "error", "code": exc.code, "detail": exc.detail, **frames.echo_ids(text_data)})
         except DatabaseError as exc:
             # Not stored, so not acknowledged: the client sends it again (same client_id) later.
             log.warning("frame refused: the database is unavailable (%s)", exc)
             await self.send_json({"type": "error", "code": "unavailable",
                                   "detail": "the service cannot store this right now; send it again shortly",
-                                  **self.echo_ids(text_data)})
+                                  **frames.echo_ids(text_data)})
 
     def ready(self) -> bool:
         return True
 
-    @staticmethod
-    def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
-        if text_data is None:
-            raise FrameError("binary_not_supported", "frames must be JSON text")
-        if len(text_data) > settings.CHAT_MAX_FRAME_BYTES:
-            raise FrameError("frame_too_large", f"frames are limited to {settings.CHAT_MAX_FRAME_BYTES} characters")
-        try:
-            frame = json.loads(text_data)
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
-            raise FrameError("bad_json", "frame is not valid JSON") from None
-        if not isinstance(frame, dict):
-            raise FrameError("bad_frame", "frame must be a JSON object")
-        return frame
 
-    @staticmethod
-    def echo_ids(text_data: str | None) -> dict[str, Any]:
-        """Repeat the frame's client_id in an error so the client knows which message failed."""
-        try:
-            client_id = json.loads(text_data or "").get("client_id")
-        except (ValueError, AttributeError, RecursionError):
-            return {}
-        return {"client_id": client_id} if isinstance(client_id, str) and CLIENT_ID.match(client_id) else {}
 
 
 class ChatConsumer(FrameConsumer):
@@ -167,14 +137,14 @@ class ChatConsumer(FrameConsumer):
                 CLOSE_PROTOCOL, "unsupported_protocol", f"protocol {version!r} unsupported; use {PROTOCOL_VERSION}"
             )
         token = params.get("token")
-        if not conversations.well_formed_key(params.get("site", "")):
+        if not sites.well_formed_key(params.get("site", "")):
             return await self.refuse(CLOSE_UNKNOWN_SITE, "invalid_site", "the site key is malformed")
-        if token is not None and not conversations.well_formed_key(token):
+        if token is not None and not sites.well_formed_key(token):
             return await self.refuse(CLOSE_PROTOCOL, "invalid_token", "the resume token is malformed")
-        site = await db(conversations.find_site)(params.get("site", ""))
+        site = await db(sites.find_site)(params.get("site", ""))
         if site is None:
             return await self.refuse(CLOSE_UNKNOWN_SITE, "unknown_site", "no active site has this key")
-        if not conversations.origin_allowed(site, headers.get("origin"), headers.get("host")):
+        if not sites.origin_allowed(site, headers.get("origin"), headers.get("host")):
             return await self.refuse(CLOSE_ORIGIN, "origin_not_allowed", "this site key is not allowed on this origin")
         client = self.scope.get("client") or ["unknown"]
         self.ip = str(client[0])
@@ -193,7 +163,7 @@ class ChatConsumer(FrameConsumer):
 
     async def open(self, site: Any, token: str | None, params: dict[str, str]) -> None:
         """Open or resume the conversation and send its hello and history."""
-        answer_messages.start()
+        inbox.answers().start()
         self.has_peers = False
         claimed = params.get("user_id")
         verified = identity.verify(site, claimed, params.get("user_hash"), params.get("user_name"),
@@ -225,7 +195,7 @@ class ChatConsumer(FrameConsumer):
         except ValueError:
             after = 0
         for message in await db(conversations.history)(self.conversation.pk, after):
-            await self.send_json(conversations.message_frame(message))
+            await self.send_json(message_frame(message))
         await self.channel_layer.group_send(self.group, {"type": "peer.hello", "channel": self.channel_name})
         self.last_frame = time.monotonic()
         self.idle_watch = asyncio.create_task(self.close_when_idle(settings.CHAT_IDLE_SECONDS))
@@ -282,18 +252,18 @@ class ChatConsumer(FrameConsumer):
             raise FrameError("too_long", f"messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters")
         await self.spend()
         conversation_id = self.conversation.pk
-        received = await store_messages.submit(Incoming(conversation_id, client_id, text))
+        received = await inbox.messages().submit(Incoming(conversation_id, client_id, text))
         # Acknowledged once committed; the answer is worked out after.
         await self.send_json({"type": "ack", "client_id": client_id, "seq": received.message.seq})
         if received.created:
             self.conversation.status = received.status
             if self.broadcasting():
-                await self.broadcast(conversations.message_frame(received.message))
+                await self.broadcast(message_frame(received.message))
             if received.status == Conversation.Status.WAITING:
                 await handoff.notify_queue(self.channel_layer)
         if received.needs_reply:
             question = Question(conversation_id, received.message.text, received.status, received.message.pk)
-            await self.deliver(await answer_messages.submit(question))
+            await self.deliver(await inbox.answers().submit(question))
 
     async def spend(self) -> None:
         """Take one frame that stores something from the chat's and the address's rate budgets."""
@@ -395,7 +365,7 @@ class ChatConsumer(FrameConsumer):
             await self.send_json(status)
             await self.broadcast(status)
         for message in reply.messages:
-            frame = conversations.message_frame(message)
+            frame = message_frame(message)
             await self.send_json(frame)
             await self.broadcast(frame)
         if reply.handoff:

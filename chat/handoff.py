@@ -28,6 +28,8 @@ from privacy.redaction import redact
 
 from knowledge.models import Ticket
 from knowledge.tickets import propose_ticket
+from chat import store
+from chat.frames import message_frame
 
 AGENTS_GROUP = "agents"
 PRESENCE_TTL = timedelta(seconds=90)
@@ -69,7 +71,7 @@ def queue_position(conversation: Conversation) -> int:
 
 
 def _system(conversation_id: int, text: str) -> Message:
-    return conversations.append(conversation_id, Message.Sender.SYSTEM, text)
+    return store.append(conversation_id, Message.Sender.SYSTEM, text)
 
 
 def _language(conversation_id: int) -> str:
@@ -108,12 +110,12 @@ def request(conversation_id: int, reason: str) -> Reply:
         if not again:
             now = timezone.now()
             _set_status(conversation_id, Status.WAITING, waiting_since=now, agent=None, customer_left=None,
-                        handoff_reason=conversations.redact_for_storage(reason))
+                        handoff_reason=store.redact_for_storage(reason))
             conversation.waiting_since = now
             conversation.customer_left = None
     if not again:
         signals.handoff_requested.send(sender=Conversation, conversation=conversation,
-                                       reason=conversations.redact_for_storage(reason))
+                                       reason=store.redact_for_storage(reason))
     site = conversation.site
     if available(site):
         position = queue_position(conversation)
@@ -240,7 +242,7 @@ def agent_message(conversation_id: int, agent: User, text: str) -> Reply:
     joined = Reply()
     if conversation.status != Status.HUMAN or conversation.agent_id != agent.pk:
         joined = join(conversation_id, agent)
-    message = conversations.append(conversation_id, Message.Sender.AGENT, text, agent=agent)
+    message = store.append(conversation_id, Message.Sender.AGENT, text, agent=agent)
     return Reply(messages=[*joined.messages, message], status=joined.status)
 
 
@@ -260,12 +262,12 @@ def close(conversation_id: int, agent: User, resolution: str, question: str | No
     """Close the chat; a resolution turns it into a ticket proposal awaiting approval."""
     with transaction.atomic():
         Conversation.objects.select_for_update().get(pk=conversation_id)
-        _set_status(conversation_id, Status.CLOSED, resolution=conversations.redact_for_storage(resolution),
+        _set_status(conversation_id, Status.CLOSED, resolution=store.redact_for_storage(resolution),
                     waiting_since=None)
     if resolution.strip():
         _propose_ticket(conversation_id, resolution.strip(), question)
     signals.conversation_closed.send(sender=Conversation, conversation_id=conversation_id,
-                                     resolution=conversations.redact_for_storage(resolution))
+                                     resolution=store.redact_for_storage(resolution))
     with override(_language(conversation_id)):
         text = _("This conversation was closed. Thank you!")
     return Reply(messages=[_system(conversation_id, text)], status=Status.CLOSED)
@@ -358,7 +360,7 @@ def find_conversation(public_id: object, agent: User | None = None) -> int | Non
 
 
 def history_frames(conversation_id: int) -> list[dict[str, Any]]:
-    return [conversations.message_frame(m) for m in conversations.history(conversation_id)]
+    return [message_frame(m) for m in conversations.history(conversation_id)]
 
 
 def agent_connected(channel_name: str, agent: User) -> None:
@@ -463,7 +465,7 @@ def reply_frames(public_id: str, reply: Reply) -> list[dict[str, Any]]:
     frames: list[dict[str, Any]] = []
     if reply.status:
         frames.append({"type": "status", "status": reply.status, "offer_email": reply.offer_email})
-    frames.extend(conversations.message_frame(message) for message in reply.messages)
+    frames.extend(message_frame(message) for message in reply.messages)
     return [{**frame, "conversation": public_id} for frame in frames]
 
 

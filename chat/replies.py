@@ -26,8 +26,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chat import conversations, handoff, languages
-from chat.conversations import Outgoing, Reply
+from chat import handoff, languages
+from chat.conversations import Reply
+from chat.store import Outgoing
 from chat.models import Conversation, Message
 from knowledge.catalog import catalog
 from knowledge.models import Ticket
@@ -36,6 +37,7 @@ from retrieval.calibration import UNCALIBRATED
 from retrieval.examples import Nearest
 from serving.intents import Prediction
 from serving.registry import current
+from chat import store
 
 TALK_TO_PERSON = "Talk to a person"
 FALLBACK_TEXT = (
@@ -197,9 +199,9 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
 
     # The bot's messages may be committed without waiting for the disk flush: if one were lost
     # in a database crash, the customer's message would again be the last one, and the resend
-    # that every client makes after a reconnect is answered anew (conversations.Received).
+    # that every client makes after a reconnect is answered anew (store.Received).
     order = sorted(answers)
-    stored = conversations.append_many(
+    stored = store.append_many(
         [
             Outgoing(questions[i].conversation_id, Message.Sender.BOT, answers[i].text,
                      {"source": answers[i].source, "model_version": bundle.version,
@@ -212,10 +214,6 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
         replies[i] = Reply(messages=[message])
     return [reply if reply is not None else Reply() for reply in replies]
 
-
-def respond_again(questions: list[Question]) -> list[Reply]:
-    """`respond_many` for a batch that may have been answered already."""
-    return respond_many(questions, again=True)
 
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian",

@@ -2,17 +2,18 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from chat import conversations, health
+from chat import health
 from chat.widget import site_context
+from chat import sites
 
 
 @require_GET
 def chat_page(request: HttpRequest) -> HttpResponse:
     """The full-page chat with the demo bot (same client code as the widget)."""
     key = request.GET.get("site", "demo")
-    if not conversations.well_formed_key(key):
+    if not sites.well_formed_key(key):
         return HttpResponseBadRequest("The site key in this address is malformed.", content_type="text/plain")
-    site = conversations.find_site(key)
+    site = sites.find_site(key)
     return render(request, "chat/page.html", {"site": site_context(site) if site else None})
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
@@ -23,15 +22,14 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
-from chat import conversations
 from knowledge.markup import answer_text
 from chat.models import Site
 from knowledge.models import Intent
+from chat import sites
+from chat.sites import frame_csp
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
-# What CSP accepts as a host-source: scheme://host[:port], `*.` subdomains, `:*` ports.
-CSP_SOURCE = re.compile(r"^(https?://)?(\*\.)?[A-Za-z0-9.\-\[\]]+(:(\d+|\*))?$")
 DEFAULT_COLOR = "#2563eb"
 
 
@@ -65,34 +63,6 @@ def site_context(site: Site) -> dict[str, str]:
     }
 
 
-def frame_ancestors(site: Site) -> str:
-    """The site's allowed origins as a CSP source list ('none' of them means only our own pages)."""
-    sources = ["'self'"]
-    for pattern in site.origin_list():
-        pattern = pattern.rstrip("/")
-        if pattern == "*":
-            sources.append("*")
-        elif CSP_SOURCE.match(pattern):
-            sources.append(pattern)
-        # Anything else (a glob CSP cannot express) is left out: that origin cannot frame the chat.
-    return " ".join(sources)
-
-
-def frame_csp(request: HttpRequest, site: Site) -> str:
-    host = request.get_host()
-    static = ""
-    if settings.STATIC_URL.startswith(("http://", "https://", "//")):
-        parts = urlsplit(settings.STATIC_URL)
-        static = f" {parts.scheme + ':' if parts.scheme else ''}//{parts.netloc}"
-    return (
-        "default-src 'none'; "
-        f"script-src 'self'{static}; style-src 'self'{static}; img-src 'self' data:; "
-        f"connect-src 'self' ws://{host} wss://{host}; "
-        "base-uri 'none'; form-action 'none'; "
-        f"frame-ancestors {frame_ancestors(site)}"
-    )
-
-
 def _refused(request: HttpRequest, status: int, detail: str) -> HttpResponse:
     response = render(request, "chat/frame_refused.html", {"detail": detail}, status=status)
     # The refusal may be framed anywhere: it only says why, so the loader can report it.
@@ -107,15 +77,15 @@ def _refused(request: HttpRequest, status: int, detail: str) -> HttpResponse:
 def widget_frame(request: HttpRequest) -> HttpResponse:
     """The chat panel inside the host page's iframe, only for origins the site allows."""
     key = request.GET.get("site", "")
-    if not conversations.well_formed_key(key):
+    if not sites.well_formed_key(key):
         return _refused(request, 400, "This chat widget's site key is malformed.")
-    site = conversations.find_site(key)
+    site = sites.find_site(key)
     if site is None:
         return _refused(request, 404, "This chat widget has an unknown or inactive site key.")
     origin = request.GET.get("origin", "").rstrip("/")
     if origin and not ORIGIN.match(origin):
         return _refused(request, 400, "The page origin sent by the widget is malformed.")
-    if not conversations.origin_allowed(site, origin or None, request.get_host()):
+    if not sites.origin_allowed(site, origin or None, request.get_host()):
         return _refused(
             request, 403,
             f"This chat is not allowed on {origin}: add it to the allowed origins of site "

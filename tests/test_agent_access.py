@@ -10,6 +10,7 @@ from chat import conversations, handoff
 from chat.models import Site
 from knowledge.models import Intent, TrainingExample
 from tests.test_handoff import agent_communicator, next_of, session_cookie
+from chat import store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +25,7 @@ def staff(name: str, *perms: str) -> User:
 
 def question(site, text="where is my parcel"):
     conversation, _ = conversations.open_conversation(site, None)
-    return conversation, conversations.receive_customer_message(conversation.pk, "q1", text).message
+    return conversation, store.receive_customer_message(conversation.pk, "q1", text).message
 
 
 def test_staff_without_the_permission_cannot_open_the_review_queue_or_label(site):

@@ -9,6 +9,7 @@ from chat.models import Conversation
 from knowledge.models import Ticket
 from tests.conftest import chat_communicator
 from tests.test_handoff import agent_communicator, next_of, say, session_cookie
+from chat import store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -16,8 +17,8 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 def chat(site, *texts, page="", previous=None, status=None):
     conversation = conversations.open_conversation(site, None, page=page, previous=previous)[0]
     for n, text in enumerate(texts):
-        conversations.append(conversation.pk, "customer", text, client_id=f"m{n}")
-        conversations.append(conversation.pk, "bot", "<b>Sure</b>, here you go.", source="answer")
+        store.append(conversation.pk, "customer", text, client_id=f"m{n}")
+        store.append(conversation.pk, "bot", "<b>Sure</b>, here you go.", source="answer")
     if status:
         Conversation.objects.filter(pk=conversation.pk).update(status=status)
     return Conversation.objects.select_related("visitor").get(pk=conversation.pk)

@@ -8,11 +8,12 @@ import threading
 import pytest
 
 from chat import conversations, replies
-from chat.batcher import Batcher
-from chat.conversations import Incoming, Outgoing
+from chat.inbox import Batcher
+from chat.store import Incoming, Outgoing
 from chat.models import Conversation, Message
 from knowledge.tickets import approve_ticket, propose_ticket
 from tests.conftest import until
+from chat import inbox, store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +26,7 @@ def test_a_batch_is_stored_with_dense_ordered_seqs_per_conversation(site):
     a, b = open_chats(site, 2)
     batch = [Incoming(a, "a1", "first"), Incoming(b, "b1", "hello"), Incoming(a, "a2", "second"),
              Incoming(a, "a3", "third")]
-    received = conversations.receive_customer_messages(batch)
+    received = store.receive_customer_messages(batch)
     assert [(r.message.client_id, r.message.seq, r.created, r.needs_reply) for r in received] == [
         ("a1", 1, True, True), ("b1", 1, True, True), ("a2", 2, True, True), ("a3", 3, True, True)]
     stored = list(Message.objects.filter(conversation_id=a).order_by("seq").values_list("pk", "text"))
@@ -36,8 +37,8 @@ def test_a_batch_is_stored_with_dense_ordered_seqs_per_conversation(site):
 
 def test_a_resend_in_a_batch_is_stored_once_and_the_others_are_stored_too(site):
     a, b = open_chats(site, 2)
-    conversations.receive_customer_messages([Incoming(a, "a1", "first"), Incoming(b, "b1", "hi")])
-    received = conversations.receive_customer_messages(
+    store.receive_customer_messages([Incoming(a, "a1", "first"), Incoming(b, "b1", "hi")])
+    received = store.receive_customer_messages(
         [Incoming(a, "a1", "first"), Incoming(b, "b2", "again"), Incoming(a, "a1", "first")])
     assert [(r.message.seq, r.created) for r in received] == [(1, False), (2, True), (1, False)]
     assert Message.objects.filter(conversation_id=a).count() == 1
@@ -47,7 +48,7 @@ def test_a_resend_in_a_batch_is_stored_once_and_the_others_are_stored_too(site):
 def test_a_message_to_a_deleted_conversation_fails_alone(site):
     a, gone = open_chats(site, 2)
     Conversation.objects.filter(pk=gone).delete()
-    received = conversations.receive_customer_messages([Incoming(a, "a1", "kept"), Incoming(gone, "g1", "lost")])
+    received = store.receive_customer_messages([Incoming(a, "a1", "kept"), Incoming(gone, "g1", "lost")])
     assert received[0].created and received[0].message.seq == 1
     assert isinstance(received[1], Conversation.DoesNotExist)
 
@@ -55,7 +56,7 @@ def test_a_message_to_a_deleted_conversation_fails_alone(site):
 def test_a_message_to_a_closed_conversation_reopens_it_for_the_bot(site):
     a, b = open_chats(site, 2)
     Conversation.objects.filter(pk=a).update(status=Conversation.Status.CLOSED)
-    received = conversations.receive_customer_messages([Incoming(a, "a1", "back again"), Incoming(b, "b1", "hi")])
+    received = store.receive_customer_messages([Incoming(a, "a1", "back again"), Incoming(b, "b1", "hi")])
     assert received[0].status == Conversation.Status.BOT and received[0].needs_reply
     assert Conversation.objects.get(pk=a).status == Conversation.Status.BOT
 
@@ -65,7 +66,7 @@ def test_every_field_of_a_batch_inserted_message_is_stored(site):
     ticket = approve_ticket(propose_ticket(None, "parcel crushed", "We sent a new one.", "damaged"))
     fields = {"source": Message.Source.TICKET, "intent": "damaged", "confidence": 0.87, "ticket": ticket,
               "suggestions": ["Talk to a person", "ünïcode"], "model_version": "v-7"}
-    (stored,) = conversations.append_many([Outgoing(a, Message.Sender.BOT, "A new one is on its way", fields)])
+    (stored,) = store.append_many([Outgoing(a, Message.Sender.BOT, "A new one is on its way", fields)])
     again = Message.objects.get(pk=stored.pk)
     for name, value in {**fields, "text": "A new one is on its way", "seq": 1, "sender": "bot"}.items():
         assert getattr(again, name) == value, name
@@ -169,12 +170,12 @@ async def test_when_a_helper_dies_its_batch_is_done_here_and_a_new_helper_takes_
 
 def test_a_batch_answered_again_hands_back_its_stored_answers_instead_of_new_ones(site, fake_bundle):
     chats = open_chats(site, 3)
-    received = conversations.receive_customer_messages(
+    received = store.receive_customer_messages(
         [Incoming(c, f"m{i}", "where is my parcel") for i, c in enumerate(chats)])
     questions = [replies.Question(r.message.conversation_id, r.message.text, r.status, r.message.pk)
                  for r in received]
     first = replies.respond_many(questions)
-    again = replies.respond_again(questions)  # as after a helper died before handing the answers back
+    again = inbox.answer_again(questions)  # as after a helper died before handing the answers back
     assert [r.messages[0].pk for r in again] == [r.messages[0].pk for r in first]
     assert [r.messages[0].reply_to_id for r in first] == [r.message.pk for r in received]
     assert Message.objects.filter(sender=Message.Sender.BOT).count() == 3

@@ -6,7 +6,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from chat.conversations import origin_matches
+from chat.sites import origin_matches
 
 pytestmark = [pytest.mark.django_db]
 

@@ -9,6 +9,7 @@ from django.test import Client
 from chat.models import Conversation, Message
 from knowledge.models import Ticket
 from tests.conftest import chat_communicator, receive_reply
+from chat import store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -220,9 +221,9 @@ def test_the_agent_queue_shows_each_chats_intents_lowest_confidence_and_last_tex
     def chat(answers, last):
         pk = conversations.open_conversation(site, None)[0].pk
         for i, (intent, confidence) in enumerate(answers):
-            conversations.append(pk, "customer", f"question {i}", client_id=f"q{i}")
-            conversations.append(pk, "bot", "answer", intent=intent, confidence=confidence)
-        conversations.append(pk, "customer", last, client_id="last")
+            store.append(pk, "customer", f"question {i}", client_id=f"q{i}")
+            store.append(pk, "bot", "answer", intent=intent, confidence=confidence)
+        store.append(pk, "customer", last, client_id="last")
         return pk
 
     chats = [chat([("refund", 0.9), ("refund", 0.4), ("", None), ("order_status", 0.7)], f"still there {n}?")

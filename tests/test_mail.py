@@ -10,6 +10,7 @@ from chat import conversations, handoff, mail
 from chat.models import Conversation
 from tests.conftest import chat_communicator
 from tests.test_handoff import next_of, say
+from chat import store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -24,8 +25,8 @@ def team_site(site):
 def chat_with(site, *texts, page="https://shop.example.com/returns"):
     conversation = conversations.open_conversation(site, None, page=page)[0]
     for n, text in enumerate(texts):
-        conversations.append(conversation.pk, "customer", text, client_id=f"c{n}")
-        conversations.append(conversation.pk, "bot", "<b>Refunds</b> take 5 days.", source="answer")
+        store.append(conversation.pk, "customer", text, client_id=f"c{n}")
+        store.append(conversation.pk, "bot", "<b>Refunds</b> take 5 days.", source="answer")
     return conversation
 
 

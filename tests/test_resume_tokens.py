@@ -11,6 +11,7 @@ from django.utils import timezone
 from chat import conversations
 from chat.models import Conversation, Message, Site
 from tests.conftest import chat_communicator, new_client_id
+from chat import store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +28,7 @@ def test_a_token_older_than_the_sites_limit_opens_a_new_conversation(site):
     Site.objects.filter(pk=site.pk).update(resume_token_days=30)
     site.refresh_from_db()
     old, _ = conversations.open_conversation(site, None)
-    conversations.receive_customer_message(old.pk, "c1", "hello")
+    store.receive_customer_message(old.pk, "c1", "hello")
     Message.objects.filter(conversation=old).update(created=timezone.now() - timedelta(days=31))
     resumed, created = conversations.open_conversation(site, old.token)
     assert created and resumed.pk != old.pk and resumed.visitor_id != old.visitor_id

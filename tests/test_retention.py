@@ -6,12 +6,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from chat import conversations
 from chat.models import Conversation, Erasure, Message, Visitor
 from knowledge.models import Intent, TrainingExample
 from chat.retention import anonymize_expired, erase_visitor
 from knowledge.models import Ticket
 from training.models import TrainingRun
+from chat import store
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def chat_with(site, text):
     visitor = Visitor.objects.create(site=site, email="pat@example.com")
     conversation = Conversation.objects.create(site=site, visitor=visitor)
-    message = conversations.append(conversation.pk, "customer", text, client_id="c1")
+    message = store.append(conversation.pk, "customer", text, client_id="c1")
     return visitor, conversation, message
 
 
@@ -71,7 +71,7 @@ def test_erasing_by_email_erases_every_visitor_who_left_it_or_wrote_it(site, cap
     second, _, _ = chat_with(site, "hello again")
     wrote_it = Visitor.objects.create(site=site)
     conversation = Conversation.objects.create(site=site, visitor=wrote_it)
-    conversations.append(conversation.pk, "customer", "reply to Pat@Example.com please", client_id="c1")
+    store.append(conversation.pk, "customer", "reply to Pat@Example.com please", client_id="c1")
     bystander, _, _ = chat_with(site, "someone else")
     Visitor.objects.filter(pk=bystander.pk).update(email="sam@example.com")
     call_command("erase_visitor", "pat@example.com", "--json")
@@ -93,7 +93,7 @@ def test_retention_counts_from_the_last_message_not_from_the_conversations_start
     _, conversation, _ = chat_with(site, "call me on +44 20 7946 0958")
     Conversation.objects.filter(pk=conversation.pk).update(updated=timezone.now() - timedelta(days=40))
     Message.objects.filter(conversation=conversation).update(created=timezone.now() - timedelta(days=40))
-    conversations.append(conversation.pk, "customer", "still there?", client_id="c2")  # today
+    store.append(conversation.pk, "customer", "still there?", client_id="c2")  # today
     assert anonymize_expired() == 0
     Message.objects.filter(conversation=conversation).update(created=timezone.now() - timedelta(days=31))
     assert anonymize_expired() == 1
@@ -106,7 +106,7 @@ def test_messages_arriving_after_anonymising_are_stored_redacted(site):
     Conversation.objects.filter(pk=conversation.pk).update(updated=timezone.now() - timedelta(days=31))
     Message.objects.filter(conversation=conversation).update(created=timezone.now() - timedelta(days=31))
     assert anonymize_expired() == 1
-    later = conversations.receive_customer_message(conversation.pk, "c9", "it's pat@example.com, +44 20 7946 0958")
+    later = store.receive_customer_message(conversation.pk, "c9", "it's pat@example.com, +44 20 7946 0958")
     texts = list(Message.objects.filter(conversation=conversation).order_by("seq").values_list("text", flat=True))
     assert texts == ["my password is [SECRET], card [CARD]", "it's [EMAIL], [PHONE]"]
     assert later.message.text == "it's [EMAIL], [PHONE]"

@@ -3,9 +3,10 @@
 import pytest
 from django.contrib.auth.models import User
 
-from chat import conversations, review
+from chat import review
 from chat.models import Conversation, Visitor
 from knowledge.models import Intent, TrainingExample
+from chat import store
 
 pytestmark = pytest.mark.django_db
 
@@ -16,8 +17,8 @@ def conversation(site):
 
 
 def exchange(conversation, question, **answer):
-    asked = conversations.append(conversation.pk, "customer", question, client_id=question[:60])
-    conversations.append(conversation.pk, "bot", "…", **answer)
+    asked = store.append(conversation.pk, "customer", question, client_id=question[:60])
+    store.append(conversation.pk, "bot", "…", **answer)
     return asked
 
 
@@ -34,9 +35,9 @@ def test_fallbacks_and_thumbs_down_rank_above_confident_answers(conversation):
 
 
 def test_a_handoff_and_an_agent_takeover_are_review_signals(conversation):
-    asked = conversations.append(conversation.pk, "customer", "I need to speak to someone about my loan", client_id="h1")
-    conversations.append(conversation.pk, "system", "You are number 1 in the queue")
-    conversations.append(conversation.pk, "agent", "Hi, I can help")
+    asked = store.append(conversation.pk, "customer", "I need to speak to someone about my loan", client_id="h1")
+    store.append(conversation.pk, "system", "You are number 1 in the queue")
+    store.append(conversation.pk, "agent", "Hi, I can help")
     item = next(i for i in review.queue() if i.question == asked)
     assert {"handoff", "agent_took_over"} <= set(item.reasons)
 

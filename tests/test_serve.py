@@ -147,7 +147,7 @@ def test_an_answer_helper_dies_with_its_web_process_even_without_a_supervisor(tm
         [sys.executable, "-c",
          "import django, os, time\n"
          "django.setup()\n"
-         "from chat.batcher import Batcher\n"
+         "from chat.inbox import Batcher\n"
          "batcher = Batcher(len, processes=lambda: 1)\n"
          "batcher.start()\n"
          "helper, = batcher._pool._processes\n"

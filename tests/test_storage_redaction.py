@@ -5,9 +5,10 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 
 from chat import conversations, handoff
-from chat.conversations import Incoming, Outgoing
+from chat.store import Incoming, Outgoing
 from chat.models import Conversation, Message, Site
 from tests.conftest import chat_communicator, new_client_id, receive_reply, receive_until
+from chat import store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +49,7 @@ async def test_a_card_an_iban_and_a_password_sent_in_chat_never_come_back_in_the
 
 def test_emails_and_phone_numbers_stay_readable_for_agents_by_default(site):
     conversation, _ = conversations.open_conversation(site, None)
-    received = conversations.receive_customer_message(conversation.pk, "c1", CONTACTS)
+    received = store.receive_customer_message(conversation.pk, "c1", CONTACTS)
     assert received.message.text == CONTACTS
     assert Message.objects.get(pk=received.message.pk).text == CONTACTS
 
@@ -58,7 +59,7 @@ def test_a_site_can_redact_emails_and_phone_numbers_at_storage_too(site):
     conversation, _ = conversations.open_conversation(site, None)
     other_site = Site.objects.create(public_key="other", name="Other shop")
     other, _ = conversations.open_conversation(other_site, None)
-    results = conversations.receive_customer_messages(
+    results = store.receive_customer_messages(
         [Incoming(conversation.pk, "c1", CONTACTS + ", card 4111111111111111"), Incoming(other.pk, "c2", CONTACTS)]
     )
     assert [r.message.text for r in results] == [
@@ -74,13 +75,13 @@ def test_agent_and_system_messages_are_redacted_and_the_bots_curated_answers_are
     reply = handoff.agent_message(conversation.pk, agent, "I see card 4111.1111.1111.1111 on file")
     assert reply.messages[-1].text == "I see card [CARD] on file"
     answer = "Call us on +44 20 7946 0958; account number 12345678 is our shop's."
-    bot = conversations.append_many([Outgoing(conversation.pk, Message.Sender.BOT, answer)])[0]
+    bot = store.append_many([Outgoing(conversation.pk, Message.Sender.BOT, answer)])[0]
     assert Message.objects.get(pk=bot.pk).text == answer
 
 
 def test_the_handoff_reason_and_the_agents_resolution_are_redacted(site):
     conversation, _ = conversations.open_conversation(site, None)
-    conversations.receive_customer_message(conversation.pk, "c1", "help")
+    store.receive_customer_message(conversation.pk, "c1", "help")
     handoff.request(conversation.pk, "card 4111 1111 1111 1111 declined")
     agent = User.objects.create_user("sam", is_staff=True)
     handoff.join(conversation.pk, agent)

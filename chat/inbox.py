@@ -1,4 +1,11 @@
-"""Batches: calls from many sockets to one service function become one call on a worker thread.
+"""The inbox: every socket's customer messages are stored together and answered together.
+
+`messages()` stores them (chat.store, one transaction per batch) and `answers()` answers the
+stored questions (chat.replies, one model batch) in a helper process; a batch whose helper died
+is answered again here by `answer_again`, which finds the answers already stored: each customer
+message is answered exactly once. Both are built on first use, not when a module is imported.
+
+Batches: calls from many sockets to one service function become one call on a worker thread.
 
 A web process serves hundreds of sockets on one event loop. Storing and answering their
 messages one at a time costs a thread hop, a transaction (with its disk flush) and a model run
@@ -22,10 +29,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import close_old_connections
+
+if TYPE_CHECKING:  # a helper process imports this module before django.setup(): no models at import
+    from chat.conversations import Reply
+    from chat.replies import Question
+    from chat.store import Incoming, Received
 
 log = logging.getLogger(__name__)
 
@@ -163,3 +176,29 @@ def _run_in_helper(fn: Callable[[list[Any]], Sequence[Any]], items: list[Any]) -
         return fn(items)
     finally:
         close_old_connections()
+
+
+# --- the two inboxes of a web process ------------------------------------------------------
+
+
+@functools.cache
+def messages() -> Batcher[Incoming, Received]:
+    """Customer messages from all of this process's sockets, stored in one transaction per batch."""
+    from chat import store
+
+    return Batcher(store.receive_customer_messages)
+
+
+@functools.cache
+def answers() -> Batcher[Question, Reply]:
+    """Stored questions answered in batches by CHAT_ANSWER_PROCESSES helpers (0: on threads here)."""
+    from chat import replies
+
+    return Batcher(replies.respond_many, processes=lambda: settings.CHAT_ANSWER_PROCESSES, retry=answer_again)
+
+
+def answer_again(questions: list[Question]) -> list[Reply]:
+    """A batch whose helper died, maybe after storing its answers: hand back those, answer the rest."""
+    from chat import replies
+
+    return replies.respond_many(questions, again=True)
