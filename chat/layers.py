@@ -84,9 +84,17 @@ class RedisChannelLayer(StockRedisChannelLayer):
                 delay = min(2 * delay, MAX_RETRY_DELAY)
 
     async def rejoin_groups(self) -> None:
-        """Add this process's channels back to their groups (a restarted Redis has none)."""
+        """Add this process's channels back to their groups (a restarted Redis has none).
+
+        Each channel then says hello in its groups again: sockets that opened while Redis was
+        away (here or on other processes) never heard of each other, and a socket broadcasts
+        only once it knows it has peers (chat/consumers.py).
+        """
         for channel, groups in list(self.memberships.items()):
             for group in list(groups):
                 await super().group_add(group, channel)
+        for channel, groups in list(self.memberships.items()):
+            for group in list(groups):
+                await super().group_send(group, {"type": "peer.hello", "channel": channel})
         self.groups_lost = False
         log.info("channel layer: Redis is back; %d channels rejoined their groups", len(self.memberships))

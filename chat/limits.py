@@ -34,8 +34,10 @@ from limits.strategies import SlidingWindowCounterRateLimiter as LocalWindow
 log = logging.getLogger(__name__)
 
 PREFIX = "chatbot-limits"
-CONNECTION_TTL = 90.0  # seconds an open connection counts without being refreshed
-REFRESH_EVERY = 30.0
+# Seconds an open connection counts without being refreshed: after a web process dies, its
+# customers reconnect elsewhere while their old places still count for up to this long.
+CONNECTION_TTL = 30.0
+REFRESH_EVERY = 10.0
 RETRY_REDIS_AFTER = 5.0  # after a failure, count locally this long before trying Redis again
 REDIS_TIMEOUT = 1.0
 
@@ -98,10 +100,10 @@ class _Shared:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     expiry = time.time() + CONNECTION_TTL
                     for member, ip in list(self.members.items()):
-                        pipe.zadd(self.key(ip), {member: expiry}, xx=True)
+                        pipe.zadd(self.key(ip), {member: expiry})  # back in after a Redis restart too
                         pipe.expire(self.key(ip), int(CONNECTION_TTL) + 1)
                     await pipe.execute()
-            except Exception as exc:  # Redis away: the entries expire; counted again on reconnect
+            except Exception as exc:  # Redis away: the entries expire; added again on the next round
                 log.warning("limits: could not refresh open connections in Redis (%s)", exc)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,7 +22,7 @@ from channels.layers import channel_layers
 from chat.models import Conversation, Message, Visitor
 from tests.conftest import chat_communicator, receive_reply, services_required
 from tests.proxy import Proxy
-from tests.stack import ChatClient, Stack, free_port
+from tests.stack import ChatClient, RedisServer, Stack, free_port
 
 
 @pytest.mark.django_db(transaction=True)
@@ -134,3 +135,43 @@ async def test_a_chat_that_fails_to_open_leaves_no_conversation_behind(site, fak
     assert frame["code"] == "unavailable" and closed["code"] == 4503
     counts = await database_sync_to_async(lambda: (Conversation.objects.count(), Visitor.objects.count()))()
     assert counts == (0, 0)
+
+
+@pytest.mark.services
+def test_a_chat_opened_while_redis_is_down_is_heard_on_other_processes_once_redis_is_back():
+    from chat.layers import MAX_RETRY_DELAY
+
+    if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
+        missing("DATABASE_URL does not point to PostgreSQL")
+    if not os.environ.get("REDIS_URL") or not shutil.which("redis-server"):
+        missing("REDIS_URL not set or redis-server not installed")
+    env = {"CHAT_RATE_PER_MINUTE": "10000", "CHAT_RATE_PER_IP_PER_MINUTE": "100000"}
+    with RedisServer() as redis, Stack(2, redis_url=redis.url, env=env) as stack:
+
+        async def scenario() -> tuple[ChatClient, dict]:
+            redis.stop()
+            first = ChatClient(lambda: stack.ws_url(0), timeout=30)
+            await first.say("Where is my order?")  # opened and answered on its own process
+            second = ChatClient(lambda: stack.ws_url(1), timeout=30)  # another tab, another process
+            second.token = first.token
+            await second.open()
+            redis.start()
+            # Both processes find Redis again (backoff up to MAX_RETRY_DELAY), join the
+            # conversation's group and say hello in it: from then on the tabs hear each other.
+            deadline = time.monotonic() + MAX_RETRY_DELAY + 30
+            while True:
+                assert time.monotonic() < deadline, "the tabs opened during the outage never heard each other"
+                await first.say("How long does shipping take?")
+                try:
+                    while True:
+                        frame = await second._recv(2)
+                        if frame.get("type") == "message" and frame.get("client_id") == first.sent[-1]:
+                            return first, frame
+                except TimeoutError:
+                    pass
+
+        first, echoed = asyncio.run(scenario())
+        assert echoed["text"].startswith("How long does shipping take?")
+        stored = stack.sql("SELECT client_id FROM chat_message WHERE sender = 'customer' ORDER BY seq")
+        assert [cid for cid, in stored] == first.sent
+        assert stack.sql("SELECT COUNT(*) FROM chat_conversation")[0][0] == 1
