@@ -7,12 +7,20 @@ imported only when a chart is drawn.
 from __future__ import annotations
 
 import io
+import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from insights.metrics import Summary
 
 TOP = 10
+# Drawn charts by their numbers: a page's charts are asked for again on every view, and
+# matplotlib takes 0.2-1 s per chart on a busy 2-core machine (docs/benchmarks.md).
+CACHE_SIZE = 256
+_drawn: OrderedDict[str, str] = OrderedDict()
+_drawn_lock = threading.Lock()
 COLORS = ["#2563eb", "#16a34a", "#dc2626", "#d97706", "#7c3aed", "#0891b2"]
 
 
@@ -69,7 +77,22 @@ def find(summary: Summary, name: str) -> Chart | None:
 
 
 def svg(chart: Chart) -> str:
-    """The chart drawn as an SVG document."""
+    """The chart drawn as an SVG document (from the cache when the same numbers were drawn before)."""
+    key = json.dumps([chart.kind, chart.title, chart.unit, chart.header, chart.rows], default=str)
+    with _drawn_lock:
+        if key in _drawn:
+            _drawn.move_to_end(key)
+            return _drawn[key]
+    drawn = draw(chart)
+    with _drawn_lock:
+        _drawn[key] = drawn
+        while len(_drawn) > CACHE_SIZE:
+            _drawn.popitem(last=False)
+    return drawn
+
+
+def draw(chart: Chart) -> str:
+    """The chart drawn as an SVG document by matplotlib."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6.4, 3.0), dpi=100, layout="constrained")

@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from chat.models import Conversation, Message, Site
+from chat.models import Conversation, Message, Rating, Site
 from insights.models import DailyStat
 
 MAX_DAYS = 366  # the longest range the dashboard and the command accept
@@ -50,28 +52,31 @@ class Figures:
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     csat_scores: list[int] = field(default_factory=lambda: [0] * 5)
-    first_response_ms: list[int] = field(default_factory=list)
-    agent_response_ms: list[int] = field(default_factory=list)
+    # Response times as histograms: milliseconds rounded by `bucket` → how many conversations.
+    first_response_ms: dict[int, int] = field(default_factory=dict)
+    agent_response_ms: dict[int, int] = field(default_factory=dict)
     intents: dict[str, list[int]] = field(default_factory=dict)  # intent → [replies, up, down]
 
     def add(self, other: Figures) -> None:
         for key, value in other.counts.items():
             self.counts[key] += value
         self.csat_scores = [a + b for a, b in zip(self.csat_scores, other.csat_scores)]
-        self.first_response_ms += other.first_response_ms
-        self.agent_response_ms += other.agent_response_ms
+        for histogram, theirs in ((self.first_response_ms, other.first_response_ms),
+                                  (self.agent_response_ms, other.agent_response_ms)):
+            for value, n in theirs.items():
+                histogram[value] = histogram.get(value, 0) + n
         for name, values in other.intents.items():
-            mine = self.intents.setdefault(name, [0, 0, 0])
+            totals = self.intents.setdefault(name, [0, 0, 0])
             for i, value in enumerate(values):
-                mine[i] += value
+                totals[i] += value
 
     @classmethod
     def from_row(cls, row: DailyStat) -> Figures:
         return cls(
             counts={key: getattr(row, key) for key in COUNTS},
             csat_scores=list(row.csat_scores) or [0] * 5,
-            first_response_ms=list(row.first_response_ms),
-            agent_response_ms=list(row.agent_response_ms),
+            first_response_ms=_histogram(row.first_response_ms),
+            agent_response_ms=_histogram(row.agent_response_ms),
             intents={name: list(values) for name, values in row.intents.items()},
         )
 
@@ -99,8 +104,36 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _median_s(values: list[int]) -> float | None:
-    return round(statistics.median(values) / 1000, 2) if values else None
+def bucket(ms: int) -> int:
+    """Milliseconds kept to 10 ms below a second, else to two significant digits (within 5 %)."""
+    if ms < 1000:
+        return round(ms, -1)
+    return round(ms, 2 - len(str(ms)))
+
+
+def _histogram(stored: Any) -> dict[int, int]:
+    """A stored histogram ({"490": 3}); a list of values as rows rolled up before were written."""
+    if isinstance(stored, list):
+        counts: dict[int, int] = {}
+        for value in stored:
+            counts[bucket(value)] = counts.get(bucket(value), 0) + 1
+        return counts
+    return {int(value): n for value, n in stored.items()}
+
+
+def _median_s(histogram: dict[int, int]) -> float | None:
+    """The median of a histogram, in seconds (the mean of the two middle values for an even count)."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    middle = [(total - 1) // 2, total // 2]
+    found, seen = [], 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        while middle and middle[0] < seen:
+            found.append(value)
+            middle.pop(0)
+    return round(statistics.mean(found) / 1000, 2)
 
 
 def _ms(later: dt.datetime | None, earlier: dt.datetime | None) -> int | None:
@@ -157,10 +190,10 @@ def _conversation_figures(conversations: QuerySet[Conversation], by_version: dic
             c["csat_count"] += 1
             c["csat_sum"] += score
             figures.csat_scores[score - 1] += 1
-        if (ms := _ms(first_reply, first_customer)) is not None:
-            figures.first_response_ms.append(ms)
-        if (ms := _ms(first_agent, first_notice)) is not None:
-            figures.agent_response_ms.append(ms)
+        for histogram, ms in ((figures.first_response_ms, _ms(first_reply, first_customer)),
+                              (figures.agent_response_ms, _ms(first_agent, first_notice))):
+            if ms is not None:
+                histogram[bucket(ms)] = histogram.get(bucket(ms), 0) + 1
     return versions
 
 
@@ -188,6 +221,27 @@ def _reply_figures(conversations: QuerySet[Conversation], versions: dict[int, st
             totals[0] += n
             totals[1] += up
             totals[2] += down
+
+
+# Today's figures are worked out live; a page and its charts (ten requests) reuse them while
+# no message or rating was added, for at most LIVE_SECONDS (thumbs given meanwhile wait that long).
+LIVE_SECONDS = 60.0
+_live: dict[tuple[int, dt.date], tuple[tuple[Any, ...], float, dict[str, Figures]]] = {}
+_live_lock = threading.Lock()
+
+
+def live_day(site_id: int, day: dt.date) -> dict[str, Figures]:
+    """`compute_day` for a day still changing, reused while nothing new was stored."""
+    marker = (Message.objects.aggregate(m=Max("id"))["m"], Rating.objects.aggregate(m=Max("id"))["m"])
+    key = (site_id, day)
+    with _live_lock:
+        found = _live.get(key)
+    if found is not None and found[0] == marker and found[1] > time.monotonic():
+        return found[2]
+    figures = compute_day(site_id, day)
+    with _live_lock:
+        _live[key] = (marker, time.monotonic() + LIVE_SECONDS, figures)
+    return figures
 
 
 def rollup(site_id: int, day: dt.date) -> list[DailyStat]:
@@ -265,7 +319,7 @@ def summarize(site: Site, start: dt.date, end: dt.date) -> Summary:
     for row in rows:
         per_day[row.day][row.model_version] = Figures.from_row(row)
     if start <= today <= end:
-        per_day[today] = compute_day(site.pk, today)
+        per_day[today] = live_day(site.pk, today)
     total = Figures()
     versions: dict[str, Figures] = defaultdict(Figures)
     days: dict[dt.date, Figures] = {}

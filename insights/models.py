@@ -38,9 +38,10 @@ class DailyStat(models.Model):
     csat_count = models.PositiveIntegerField(default=0)
     csat_sum = models.PositiveIntegerField(default=0)
     csat_scores = models.JSONField(default=list)  # how many ratings of 1, 2, 3, 4, 5
-    # Per conversation, milliseconds (medians are not additive, so the values are kept).
-    first_response_ms = models.JSONField(default=list)
-    agent_response_ms = models.JSONField(default=list)
+    # Medians do not add up, so the distribution is kept: a histogram of milliseconds (rounded by
+    # insights.metrics.bucket) → conversations, e.g. {"490": 12, "1200": 3}.
+    first_response_ms = models.JSONField(default=dict)
+    agent_response_ms = models.JSONField(default=dict)
     intents = models.JSONField(default=dict)  # intent → [bot replies, thumbs up, thumbs down]
     computed = models.DateTimeField(default=timezone.now)
 

@@ -17,6 +17,13 @@ from tests.insights_data import answered, conversation, fallback
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _no_live_figures_from_other_tests():
+    from insights import metrics
+
+    metrics._live.clear()
+
 YESTERDAY = timezone.now().replace(hour=10, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
 
 
@@ -42,7 +49,7 @@ def test_a_day_rolls_up_into_rows_per_model_version(history):
     assert (rows["v2"].conversations, rows["v2"].contained, rows["v2"].handed_off) == (2, 1, 1)
     assert (rows["v1"].fallback, rows["v1"].bot_replies, rows["v1"].thumbs_down) == (1, 3, 1)
     assert rows["v1"].csat_scores == [0, 1, 0, 0, 1]
-    assert rows["v2"].agent_response_ms == [1000]
+    assert rows["v2"].agent_response_ms == {1000: 1}
     assert rows["v1"].intents == {"refund": [1, 0, 0], "thanks": [1, 0, 0]}
 
 
@@ -68,10 +75,13 @@ def test_a_range_sums_the_roll_ups_and_rolls_up_missing_days_once(history, djang
 
 
 def test_today_is_computed_live_and_not_stored(site):
-    conversation(site, timezone.now() - dt.timedelta(minutes=1), answered("refund"), rating=4)
+    conversation(site, timezone.now() - dt.timedelta(minutes=2), answered("refund"), rating=4)
     today = timezone.now().date()
     assert summarize(site, today, today).total.rates()["csat_average"] == 4.0
     assert not DailyStat.objects.exists()
+    # A new rating shows at once (the live figures are reused only while nothing was added).
+    conversation(site, timezone.now() - dt.timedelta(minutes=1), answered("refund"), rating=2)
+    assert summarize(site, today, today).total.rates()["csat_average"] == 3.0
 
 
 def test_the_command_prints_the_figures_and_each_model_version_as_json(history):
@@ -149,3 +159,12 @@ def test_every_chart_draws_as_svg(staff_client, history):
 def test_the_admin_home_and_the_agent_console_link_to_the_dashboard(staff_client, site):
     assert 'href="/insights/"' in staff_client.get("/admin/").content.decode()
     assert 'href="/insights/"' in staff_client.get("/agent/").content.decode()
+
+
+def test_response_times_are_kept_as_histograms_whose_median_is_within_five_percent():
+    from insights.metrics import _median_s, bucket
+
+    assert [bucket(ms) for ms in [4, 494, 1234, 305_490]] == [0, 490, 1200, 310_000]
+    assert _median_s({100: 2, 300: 1}) == 0.1
+    assert _median_s({100: 1, 300: 1}) == 0.2
+    assert _median_s({}) is None
