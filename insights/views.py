@@ -7,6 +7,8 @@ import re
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,9 +30,18 @@ class BadRange(ValueError):
     pass
 
 
+def _sites(request: HttpRequest) -> QuerySet[Site]:
+    """The sites this user may see: as in the agent console, those they are assigned to and those
+    with nobody assigned (superusers: all)."""
+    sites = Site.objects.order_by("name")
+    if request.user.is_superuser:
+        return sites
+    return sites.filter(Q(agents=None) | Q(agents=request.user.pk)).distinct()
+
+
 def _site(request: HttpRequest) -> Site:
     key = request.GET.get("site") or request.POST.get("site")
-    sites = Site.objects.order_by("pk")
+    sites = _sites(request)
     site = sites.filter(public_key=key).first() if key else sites.first()
     if site is None:
         raise Http404("no such site")
@@ -72,7 +83,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     summary = summarize(site, start, end)
     query = urlencode({"site": site.public_key, "start": start.isoformat(), "end": end.isoformat()})
     return render(request, "insights/dashboard.html", {
-        "site": site, "sites": Site.objects.order_by("name"), "start": start, "end": end, "query": query,
+        "site": site, "sites": _sites(request), "start": start, "end": end, "query": query,
         "figures": summary.total.rates(), "charts": charts.charts(summary),
     })
 
@@ -104,7 +115,7 @@ def content_gaps(request: HttpRequest) -> HttpResponse:
     run = gaps.latest(site.pk)
     topics = list(run.topics.select_related("intent")) if run else []
     return render(request, "insights/gaps.html", {
-        "site": site, "sites": Site.objects.order_by("name"), "run": run, "topics": topics,
+        "site": site, "sites": _sites(request), "run": run, "topics": topics,
         "intents": Intent.objects.order_by("name"), "days": run.days if run else DEFAULT_DAYS,
     })
 
@@ -128,19 +139,25 @@ def content_gaps_run(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 @require_GET
 def content_gaps_progress(request: HttpRequest, run_id: int) -> JsonResponse:
-    run = get_object_or_404(GapRun, pk=run_id)
+    run = get_object_or_404(GapRun, pk=run_id, site__in=_sites(request))
     return JsonResponse({"status": run.status, "progress": run.progress, "stage": run.stage})
 
 
+# Promoting writes training examples (and may create an intent): the same model permissions as
+# the review queue and the admin ask for.
 @staff_member_required
 @require_POST
+@permission_required("knowledge.add_trainingexample", raise_exception=True)
 def promote_topic(request: HttpRequest, topic_id: int) -> HttpResponse:
-    topic = get_object_or_404(GapTopic.objects.select_related("run__site"), pk=topic_id)
+    topic = get_object_or_404(GapTopic.objects.select_related("run__site"), pk=topic_id, run__site__in=_sites(request))
     back = f"{reverse('insights-gaps')}?{urlencode({'site': topic.run.site.public_key})}#topic-{topic.pk}"
     if request.POST.get("intent"):
         intent = get_object_or_404(Intent, pk=request.POST["intent"])
         gaps.promote(topic, intent=intent)
         messages.success(request, f"Added {topic.size} examples to {intent.name}; the next retrain learns them.")
+        return redirect(back)
+    if not request.user.has_perm("knowledge.add_intent"):
+        messages.error(request, "Creating an intent needs the permission to add intents; add the examples to an existing one.")
         return redirect(back)
     name = request.POST.get("name", "").strip().lower().replace(" ", "_")
     answer = request.POST.get("answer", "").strip()

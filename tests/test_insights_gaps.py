@@ -113,3 +113,16 @@ def test_a_failed_run_says_why(site, monkeypatch):
     monkeypatch.setattr(gaps, "collect", broken)
     run = gaps.compute(gaps.start(site.pk, 7).pk)
     assert run.status == GapRun.Status.FAILED and "database went away" in run.error
+
+
+def test_promoting_a_topic_needs_the_permission_to_add_training_examples(client, unanswered):
+    from django.contrib.auth.models import Permission, User
+
+    top = gaps.compute(gaps.start(unanswered.pk, 7).pk).topics.order_by("rank").first()
+    owner = User.objects.create_user("owner", password="pw-123-456-789", is_staff=True)
+    client.force_login(owner)
+    form = {"name": "gift_cards", "answer": "From €10."}
+    assert client.post(f"/insights/gaps/topic/{top.pk}/promote/", form).status_code == 403
+    owner.user_permissions.add(*Permission.objects.filter(codename__in=["add_trainingexample", "add_intent"]))
+    assert client.post(f"/insights/gaps/topic/{top.pk}/promote/", form).status_code == 302
+    assert TrainingExample.objects.filter(intent__name="gift_cards").count() == 6

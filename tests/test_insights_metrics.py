@@ -168,3 +168,16 @@ def test_response_times_are_kept_as_histograms_whose_median_is_within_five_perce
     assert _median_s({100: 2, 300: 1}) == 0.1
     assert _median_s({100: 1, 300: 1}) == 0.2
     assert _median_s({}) is None
+
+
+def test_an_agent_assigned_to_other_sites_does_not_see_this_ones_figures(client, history):
+    from chat.models import Site
+
+    other = Site.objects.create(public_key="other-shop", name="Other shop")
+    agent = User.objects.create_user("agent", password="pw-123-456-789", is_staff=True)
+    other.agents.add(agent)
+    history.agents.add(User.objects.create_user("colleague", password="pw-123-456-789", is_staff=True))
+    client.force_login(agent)
+    assert client.get(f"/insights/?site={history.public_key}").status_code == 404
+    assert client.get(f"/insights/chart/rates.csv?site={history.public_key}").status_code == 404
+    assert client.get("/insights/?site=other-shop").status_code == 200

@@ -96,5 +96,9 @@ def test_the_review_queue_shows_the_conversations_rating(client, site):
     from tests.insights_data import conversation, fallback
 
     conversation(site, timezone.now() - dt.timedelta(minutes=5), fallback("where is the shop?"), rating=1)
-    client.force_login(User.objects.create_user("owner", password="pw-123-456-789", is_staff=True))
+    from django.contrib.auth.models import Permission
+
+    owner = User.objects.create_user("owner", password="pw-123-456-789", is_staff=True)
+    owner.user_permissions.add(Permission.objects.get(codename="add_trainingexample"))
+    client.force_login(owner)
     assert "customer rated the chat <b>1/5</b>" in client.get("/admin/review/").content.decode()
