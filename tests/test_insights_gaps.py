@@ -12,6 +12,7 @@ from chat.models import Message
 from insights import gaps
 from insights.models import GapRun
 from knowledge.models import Intent, TrainingExample
+from tests.conftest import FakeBundle
 from tests.insights_data import answered, conversation, fallback
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +127,41 @@ def test_promoting_a_topic_needs_the_permission_to_add_training_examples(client,
     owner.user_permissions.add(*Permission.objects.filter(codename__in=["add_trainingexample", "add_intent"]))
     assert client.post(f"/insights/gaps/topic/{top.pk}/promote/", form).status_code == 302
     assert TrainingExample.objects.filter(intent__name="gift_cards").count() == 6
+
+
+class EmbeddingBundle(FakeBundle):
+    """A fake bundle with the serving bundle's `embed`: every text in one corner, as an intent
+    encoder puts questions no intent covers, plus a small direction per subject (gift cards share one)."""
+
+    def embed(self, texts):
+        import numpy as np
+
+        subjects = sorted({"gift" if "gift" in text.lower() else text for text in texts})
+        vectors = np.zeros((len(texts), 1 + len(subjects)), dtype=np.float32)
+        vectors[:, 0] = 1.0
+        for i, text in enumerate(texts):
+            vectors[i, 1 + subjects.index("gift" if "gift" in text.lower() else text)] = 0.1
+        return vectors
+
+
+def test_with_a_trained_model_its_encoder_centred_joins_the_tf_idf(site):
+    from serving.registry import registry
+
+    with registry.override(EmbeddingBundle()):
+        for text in GIFT_CARDS + OTHERS:
+            conversation(site, recent(), fallback(text))
+        run = gaps.compute(gaps.start(site.pk, 7).pk)
+    assert run.encoder == "bundle fake-1 (centred) + tf-idf"
+    top = run.topics.order_by("rank").first()
+    assert sorted(top.samples) == sorted(GIFT_CARDS)
+
+
+def test_beat_rolls_up_the_last_two_finished_days_of_every_site(site):
+    from insights.metrics import rollup_recent
+    from insights.models import DailyStat
+
+    conversation(site, timezone.now() - dt.timedelta(days=1), fallback("late question"), rating=3)
+    assert rollup_recent() == 2
+    yesterday = DailyStat.objects.get(site=site, day=(timezone.now() - dt.timedelta(days=1)).date(), model_version="v1")
+    assert (yesterday.conversations, yesterday.csat_sum) == (1, 3)
+    assert DailyStat.objects.filter(site=site).count() == 3  # yesterday's two rows, the day before's marker
