@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
@@ -100,7 +102,17 @@ class ConversationAdmin(admin.ModelAdmin):
 class VisitorAdmin(admin.ModelAdmin):
     list_display = ["public_id", "site", "email", "created"]
     search_fields = ["public_id", "email"]
-    actions = ["erase"]
+    actions = ["export_json", "erase"]
+
+    @admin.action(description="Export everything stored about the selected visitors (JSON)")
+    def export_json(self, request: HttpRequest, queryset) -> HttpResponse:
+        from chat.retention import export_visitor
+
+        data = [export_visitor(visitor) for visitor in queryset.select_related("site")]
+        response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
+        name = f"visitor-{data[0]['visitor']['id']}.json" if len(data) == 1 else "visitors.json"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     @admin.action(description="Erase the selected visitors and everything derived from them")
     def erase(self, request, queryset):

@@ -97,6 +97,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
 class ChatConsumer(FrameConsumer):
     conversation: Conversation | None = None
+    consent_needed = False  # the site asks for consent and this visitor has not given it yet
     ip: str | None = None
     ticket: Ticket | None = None  # this socket's place in its address's connection budget
     created = False  # whether this socket started its conversation
@@ -171,6 +172,8 @@ class ChatConsumer(FrameConsumer):
         self.conversation, self.created = await db(conversations.open_conversation)(
             site, token, params.get("page", ""), params.get("previous"), verified
         )
+        self.site = site
+        self.consent_needed = await db(lambda: conversations.consent_needed(site, self.conversation.visitor))()
         self.group = conversation_group(self.conversation.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_json(
@@ -186,6 +189,8 @@ class ChatConsumer(FrameConsumer):
                 "limits": limits.advertised(),
                 # An identity is "verified" or "ignored" (no identity secret set, or a wrong hash).
                 **({"identity": "verified" if verified else "ignored"} if claimed else {}),
+                "consent": {"required": site.require_consent, "notice_url": site.privacy_notice_url,
+                            "version": site.privacy_notice_version, "given": not self.consent_needed},
             }
         )
         try:
@@ -266,7 +271,10 @@ class ChatConsumer(FrameConsumer):
             await self.deliver(await inbox.answers().submit(question))
 
     async def spend(self) -> None:
-        """Take one frame that stores something from the chat's and the address's rate budgets."""
+        """Take one frame that stores something from the chat's and the address's rate budgets
+        (and, where the site asks for consent, only once the customer gave it)."""
+        if self.consent_needed:
+            raise FrameError("consent_required", "please accept the privacy notice before you chat")
         if not await budgets.allow_message(str(self.conversation.public_id), self.ip or ""):
             raise FrameError("rate_limited", "too many messages; wait a moment and send again")
 
@@ -333,6 +341,16 @@ class ChatConsumer(FrameConsumer):
     async def on_ping(self, frame: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
 
+    async def on_consent(self, frame: dict[str, Any]) -> None:
+        """The customer accepted the privacy notice shown to them (its version, as in the hello)."""
+        version = self.site.privacy_notice_version
+        if self.consent_needed:
+            if frame.get("version") != version:
+                raise FrameError("stale_notice", "the privacy notice changed; read the current one and accept it")
+            await db(conversations.record_consent)(self.conversation.visitor_id, version)
+            self.consent_needed = False
+        await self.send_json({"type": "consent", "given": True, "version": version})
+
     async def on_rotate_token(self, frame: dict[str, Any]) -> None:
         """A new resume token for this conversation; the old one (and other devices holding it) opens nothing."""
         await self.spend()
@@ -343,6 +361,7 @@ class ChatConsumer(FrameConsumer):
     handlers = {
         "message": on_message,
         "rotate_token": on_rotate_token,
+        "consent": on_consent,
         "handoff": on_handoff,
         "stop_waiting": on_stop_waiting,
         "feedback": on_feedback,

@@ -111,6 +111,16 @@ def resumable(conversation: Conversation, site: Site) -> bool:
     return last >= timezone.now() - timedelta(days=site.resume_token_days)
 
 
+def consent_needed(site: Site, visitor: Visitor) -> bool:
+    """Whether the site asks for consent and this visitor has not accepted its current notice."""
+    return site.require_consent and visitor.consent_version != site.privacy_notice_version
+
+
+def record_consent(visitor_id: int, version: str) -> None:
+    """Keep the customer's acceptance of the privacy notice: when, and which version."""
+    Visitor.objects.filter(pk=visitor_id).update(consent_at=timezone.now(), consent_version=version)
+
+
 def rotate_token(conversation_id: int) -> str:
     """Give the conversation a new resume token; the old one opens nothing any more."""
     token = secrets.token_urlsafe(32)

@@ -63,6 +63,14 @@ class Site(models.Model):
         default=30, help_text="A customer's saved chat can be resumed for this many days after its last message "
         "(0: no limit); after that the widget starts a new conversation.",
     )
+    require_consent = models.BooleanField(
+        default=False, help_text="The widget shows the privacy notice and asks the customer to accept it "
+        "before their first message; the acceptance (time, notice version) is kept with the visitor.",
+    )
+    privacy_notice_url = models.URLField(blank=True, help_text="The privacy notice the widget links to.")
+    privacy_notice_version = models.CharField(
+        max_length=40, default="1", help_text="Change it when the notice changes: customers are asked again.",
+    )
     redact_contacts = models.BooleanField(
         default=False,
         help_text="Replace emails, phone numbers and IP addresses in messages before they are stored. "
@@ -108,6 +116,8 @@ class Visitor(models.Model):
     # The shop's user id, set only from a verified identity (chat/identity.py): one visitor per
     # logged-in customer and site, whatever device they chat from.
     external_id = models.CharField(max_length=255, blank=True, default="")
+    consent_at = models.DateTimeField(null=True, blank=True, help_text="When the customer accepted the privacy notice.")
+    consent_version = models.CharField(max_length=40, blank=True, help_text="The notice version they accepted.")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

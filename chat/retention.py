@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from chat.models import Conversation, Erasure, Message, Site, Visitor
+from chat.models import Conversation, Erasure, Message, Rating, Site, Visitor
 from knowledge.signals import training_data_removed
 from knowledge.models import TrainingExample
 from privacy.redaction import redact
@@ -119,3 +119,38 @@ def find_visitors(reference: str) -> list[Visitor]:
         return []
     wrote_it = Message.objects.filter(text__icontains=reference).values("conversation__visitor_id")
     return list(Visitor.objects.filter(Q(email__iexact=reference) | Q(pk__in=wrote_it)).distinct().order_by("pk"))
+
+
+def export_visitor(visitor: Visitor) -> dict[str, Any]:
+    """Everything stored about a visitor (GDPR access), as plain JSON-ready data: who they are,
+    their consent, and each conversation with its messages and rating."""
+
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    chats = []
+    for conversation in Conversation.objects.filter(visitor=visitor).select_related("site").order_by("created"):
+        rating = Rating.objects.filter(conversation=conversation).first()
+        chats.append({
+            "id": str(conversation.public_id),
+            "site": conversation.site.name,
+            "status": conversation.status,
+            "page": conversation.page,
+            "started": when(conversation.created),
+            "handoff_reason": conversation.handoff_reason,
+            "resolution": conversation.resolution,
+            "anonymized": conversation.anonymized,
+            "rating": {"score": rating.score, "comment": rating.comment, "created": when(rating.created)}
+            if rating else None,
+            "messages": [
+                {"seq": m.seq, "sender": m.sender, "text": m.text, "created": when(m.created), "feedback": m.feedback}
+                for m in conversation.messages.order_by("seq")
+            ],
+        })
+    return {
+        "visitor": {"id": str(visitor.public_id), "site": visitor.site.name, "email": visitor.email,
+                    "name": visitor.name, "created": when(visitor.created),
+                    "consent": {"at": when(visitor.consent_at), "version": visitor.consent_version}},
+        "conversations": chats,
+        "exported": timezone.now().isoformat(),
+    }

@@ -286,3 +286,28 @@ def test_the_full_page_chat_runs_the_same_client(page, server):
     page.keyboard.press("Enter")
     expect(page.locator(BOT_REPLIES)).to_have_count(1)
     expect(page.get_by_role("button", name="Helpful", exact=True)).to_have_count(0)  # fallbacks get no thumbs
+
+
+def test_a_site_that_asks_for_consent_shows_its_notice_before_the_first_message(page, host, server):
+    server.shell(
+        "from chat.models import Site\n"
+        "demo = Site.objects.get(public_key='demo')\n"
+        "Site.objects.update_or_create(public_key='consent-shop', defaults=dict(name='Consent shop', "
+        "allowed_origins=demo.allowed_origins, require_consent=True, "
+        "privacy_notice_url='https://shop.example.com/privacy', privacy_notice_version='2024-05'))"
+    )
+    page.goto(host.page("consent-shop"))
+    page.get_by_role("button", name="Open chat").click()
+    chat = page.frame_locator("chat-widget iframe")
+    expect(chat.get_by_role("link", name="privacy notice")).to_have_attribute("href", "https://shop.example.com/privacy")
+    expect(chat.get_by_label("Message")).to_be_hidden()
+    chat.get_by_role("button", name="Accept and chat").click()
+    expect(chat.get_by_label("Message")).to_be_visible()
+    send(chat, "Where is my parcel?")
+    expect(chat.locator(BOT_REPLIES)).to_have_count(1)
+    consent = server.shell(
+        "from chat.models import Visitor\n"
+        "v = Visitor.objects.filter(site__public_key='consent-shop').latest('created')\n"
+        "print(v.consent_version, v.consent_at is not None)"
+    )
+    assert consent.split() == ["2024-05", "True"]

@@ -93,6 +93,13 @@ export function mountChat(root, options = {}) {
     el("p", {}, "This conversation has ended."),
     el("button", { type: "button", class: "chat-confirm-yes", onclick: () => startOver() }, "Start a new conversation"));
   closedCard.hidden = true;
+  // A site may ask for consent: its privacy notice, and "Accept", come before the first message.
+  let consentVersion = null; // the notice version awaiting acceptance, or null
+  const consentLink = el("a", { target: "_blank", rel: "noopener noreferrer" }, "privacy notice");
+  const consentCard = el("div", { class: "chat-consent", role: "group", "aria-label": "Privacy notice" },
+    el("p", {}, "Before you chat, please read our ", consentLink, "."),
+    el("button", { type: "button", class: "chat-confirm-yes", onclick: () => acceptConsent() }, "Accept and chat"));
+  consentCard.hidden = true;
   const header = el("header", { class: "chat-header" },
     el("div", { class: "chat-avatar", "aria-hidden": "true" }, (config.name || "?").trim().charAt(0).toUpperCase()),
     el("div", { class: "chat-heading" }, title, notices.statusLine),
@@ -109,7 +116,7 @@ export function mountChat(root, options = {}) {
       el("button", { type: "submit", class: "chat-send", "aria-label": "Send", title: "Send" }, icon("send"))),
     el("p", { class: "chat-limit" }));
   const panel = el("section", { class: "chat", "aria-labelledby": titleId },
-    header, notices.banner, startOverCard, messages.scroller, closedCard, form);
+    header, notices.banner, startOverCard, messages.scroller, closedCard, consentCard, form);
   root.replaceChildren(panel);
   const colors = applyPalette(document.documentElement, config.color);
 
@@ -146,6 +153,7 @@ export function mountChat(root, options = {}) {
         if (frame.site.name) title.textContent = frame.site.name;
       }
       if (frame.greeting !== undefined) messages.greeting(frame.greeting);
+      askConsent(frame.consent);
       setStatus(frame.status);
       composer.update(); // the limits may have changed
       if (frame.offer_email && email.hidden) showEmailForm();
@@ -173,6 +181,7 @@ export function mountChat(root, options = {}) {
       if (frame.status === "closed") offerRating();
     },
     rating: () => ratingStored(),
+    consent: () => askConsent(null),
     feedback: (frame) => messages.feedback(frame.seq, frame.value),
     email: () => email.saved(),
     transcript: () => email.transcriptQueued(),
@@ -180,6 +189,10 @@ export function mountChat(root, options = {}) {
       if (frame.code === "invalid_email") return email.error(frame.detail);
       if (frame.code === "too_soon" || frame.code === "no_email") return notices.show(frame.detail, "warning", RATE_NOTICE_MS);
       if (frame.code === "already_rated") return ratingStored();
+      if (frame.code === "consent_required" || frame.code === "stale_notice") {
+        consentCard.hidden = false;
+        return notices.show(frame.detail, "warning", RATE_NOTICE_MS);
+      }
       if (frame.code === "rate_limited") {
         return notices.show("You're sending messages quickly: the rest will follow in a moment.", "warning", RATE_NOTICE_MS);
       }
@@ -196,7 +209,7 @@ export function mountChat(root, options = {}) {
     stopWaiting.hidden = !waiting;
     if (!waiting) email.hide();
     closedCard.hidden = status !== "closed";
-    form.hidden = status === "closed";
+    form.hidden = status === "closed" || consentVersion !== null;
   }
 
   function rated() { return Boolean(conversationId) && connection.store.get("rated") === conversationId; }
@@ -220,6 +233,19 @@ export function mountChat(root, options = {}) {
     leaving = true;
     if (botAnswered && notices.status === "bot" && offerRating()) return;
     embedding.requestClose();
+  }
+
+  function askConsent(consent) {
+    // consent: the hello's {required, notice_url, version, given}; null once it was accepted.
+    consentVersion = consent && consent.required && !consent.given ? consent.version : null;
+    const url = consent && /^https?:\/\//.test(consent.notice_url || "") ? consent.notice_url : null;
+    if (url) consentLink.href = url;
+    consentCard.hidden = consentVersion === null;
+    form.hidden = notices.status === "closed" || consentVersion !== null;
+  }
+
+  function acceptConsent() {
+    if (consentVersion !== null) connection.sendFrame({ type: "consent", version: consentVersion });
   }
 
   function showEmailForm() {
