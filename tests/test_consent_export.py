@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 from django.test import Client
 
-from chat import conversations
+from chat import conversations, store
 from chat.models import Message, Site, Visitor
 from tests.conftest import chat_communicator, new_client_id
 
@@ -71,7 +71,7 @@ async def test_sites_that_do_not_ask_take_messages_at_once(site, fake_bundle):
 
 def test_staff_export_everything_stored_about_a_visitor_as_json(site):
     conversation, _ = conversations.open_conversation(site, None)
-    conversations.receive_customer_message(conversation.pk, "c1", "my email is pat@example.com")
+    store.receive_customer_message(conversation.pk, "c1", "my email is pat@example.com")
     conversations.rate(conversation.pk, 4, "quick")
     Visitor.objects.filter(pk=conversation.visitor_id).update(email="pat@example.com", consent_version="1")
     client = Client()
