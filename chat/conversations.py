@@ -33,7 +33,7 @@ def open_conversation(site: Site, token: str | None, page: str = "", previous: s
     the same visitor, so agents see the customer's earlier conversations; `page` is where the
     customer chats from. A verified `identity` is its own visitor on every device: its latest
     conversation is resumed when the token names none of its own (an anonymous chat with the
-    token becomes theirs), and a verified customer's chat is never resumed without the identity
+    token and messages in it becomes theirs), and a verified customer's chat is never resumed without the identity
     (a shared computer after logout).
     """
     page = page if _web_address(page) else ""
@@ -44,8 +44,8 @@ def open_conversation(site: Site, token: str | None, page: str = "", previous: s
         if conversation is not None and not resumable(conversation, site):
             conversation = None
     if conversation is not None and visitor is not None and conversation.visitor_id != visitor.pk:
-        if conversation.visitor.external_id:
-            conversation = None  # another customer's chat on this device
+        if conversation.visitor.external_id or not conversation.last_seq:
+            conversation = None  # another customer's chat on this device, or an empty one: theirs is better
         else:
             Conversation.objects.filter(pk=conversation.pk).update(visitor=visitor)
             conversation.visitor = visitor

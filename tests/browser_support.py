@@ -8,6 +8,7 @@ DATABASE_URL names PostgreSQL (CI), a throwaway database created next to it and 
 from __future__ import annotations
 
 import contextlib
+import html
 import http.server
 import os
 import signal
@@ -19,7 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -184,7 +185,7 @@ HOST_PAGE = """<!doctype html>
     <div class="card"><div class="swatch"></div><h3>Vase, tall</h3><p>€72</p></div>
   </div>
 </main>
-<script src="{server}/widget.js" data-site="{site}" async></script>
+<script src="{server}/widget.js" data-site="{site}"{user} async></script>
 </body></html>
 """
 
@@ -199,7 +200,10 @@ class HostPages:
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 query = parse_qs(urlsplit(self.path).query)
                 site = query.get("site", ["demo"])[0]
-                body = HOST_PAGE.format(server=outer.server_url, site=site).encode()
+                # A signed-in customer: ?user_id=…&user_hash=… become data-user-id, data-user-hash, …
+                user = "".join(f' data-user-{key[5:]}="{html.escape(values[0])}"' for key, values in query.items()
+                               if key.startswith("user_"))
+                body = HOST_PAGE.format(server=outer.server_url, site=site, user=user).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -215,8 +219,9 @@ class HostPages:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
-    def page(self, site: str = "demo") -> str:
-        return f"{self.url}/?site={site}"
+    def page(self, site: str = "demo", **user: str) -> str:
+        """The shop page; `user_id=`, `user_hash=`, `user_name=`, `user_email=` sign a customer in."""
+        return f"{self.url}/?{urlencode({'site': site, **user})}"
 
     def close(self) -> None:
         self.httpd.shutdown()

@@ -85,6 +85,17 @@ async def test_an_anonymous_chat_becomes_the_customers_when_they_sign_in(shop, f
     assert chat.visitor.external_id == "u-7"
 
 
+async def test_signing_in_on_a_fresh_anonymous_chat_opens_the_customers_own(shop, fake_bundle):
+    ws, theirs = await opened(identified("u-8"))
+    await say(ws, "earlier question")
+    await ws.disconnect()
+    ws, fresh = await opened()  # another device, before signing in: nothing said yet
+    await ws.disconnect()
+    ws, signed_in = await opened(f"token={fresh['token']}&{identified('u-8')}")
+    assert signed_in["id"] == theirs["id"]
+    await ws.disconnect()
+
+
 async def test_a_verified_chat_is_not_resumed_without_the_identity_or_by_someone_else(shop, fake_bundle):
     ws, mine = await opened(identified("u-1"))
     await say(ws, "my secret order")

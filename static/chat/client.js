@@ -10,7 +10,7 @@ import { Composer } from "./composer.js";
 import { ChatConnection } from "./connection.js";
 import { el, icon, iconButton } from "./dom.js";
 import { EmailCard } from "./email.js";
-import { Embedding, parentStorage, reportRefusal } from "./frame.js";
+import { Embedding, identityFromFragment, parentStorage, reportRefusal } from "./frame.js";
 import { MessageList } from "./messages.js";
 import { Notices } from "./notices.js";
 import { applyPalette } from "./palette.js";
@@ -31,6 +31,7 @@ export function mountChat(root, options = {}) {
     site,
     storage: config.storage,
     page: config.page || "",
+    identity: embedded ? identityFromFragment() : null,
     emit: (event, detail) => handlers[event]?.(detail),
   });
   const readSeq = () => Number(connection.store.get("read") || 0);
@@ -173,7 +174,10 @@ export function mountChat(root, options = {}) {
   };
 
   const frameHandlers = {
-    message: (frame) => messages.show(frame),
+    message: (frame) => {
+      messages.show(frame);
+      embedding.shown(frame);
+    },
     typing: (frame) => messages.theyAreTyping(frame.sender, frame.state),
     status: (frame) => {
       setStatus(frame.status);

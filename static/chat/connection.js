@@ -24,8 +24,9 @@ function uuid() {
 export class ChatConnection {
   // emit(event, detail): "state" {state, detail, code}, "conversation" {frame, reset, limits},
   // "frame" (every other server frame), "ack" {client_id, seq}, "failed" {item, code, detail}.
-  constructor({ site, storage, emit, page = "" }) {
+  constructor({ site, storage, emit, page = "", identity = null }) {
     this.site = site;
+    this.identity = identity; // a signed-in customer: {user_id, user_hash, user_name?, user_email?}
     this.page = page; // the host page the customer chats from (origin and path), for the agents
     this.store = new Store(site, storage);
     this.emit = emit;
@@ -63,6 +64,7 @@ export class ChatConnection {
     if (token) params.set("token", token);
     else if (this.store.get("previous")) params.set("previous", this.store.get("previous"));
     if (this.page) params.set("page", this.page);
+    for (const [key, value] of Object.entries(this.identity || {})) params.set(key, value);
     if (this.contiguous) params.set("after", String(this.contiguous));
     this.lastError = null;
     return `${socketUrl("/ws/chat/")}?${params}`;

@@ -39,6 +39,11 @@ export class Embedding {
 
   refused(detail) { this.post({ type: "refused", detail }); }
 
+  shown(frame) {
+    // The host page's on("message") listeners (docs/widget.md): who said what, nothing else.
+    this.post({ type: "message", seq: frame.seq, sender: frame.sender, text: frame.text });
+  }
+
   setUnread(count) {
     // The launcher's badge: told only when the number changes.
     if (count === this.unread) return;
@@ -87,4 +92,15 @@ export function parentStorage(origin) {
     window.addEventListener("message", onMessage);
     tell({ type: "storage-request" });
   });
+}
+
+const IDENTITY_KEYS = ["user_id", "user_hash", "user_name", "user_email"];
+
+export function identityFromFragment() {
+  // The loader passes the signed-in customer in the frame URL's fragment, which browsers never
+  // send to a server (no access log holds it); the chat server checks the hash on connect.
+  const given = new URLSearchParams(window.location.hash.slice(1));
+  const identity = {};
+  for (const key of IDENTITY_KEYS) if (given.get(key)) identity[key] = given.get(key);
+  return identity.user_id ? identity : null;
 }

@@ -26,6 +26,25 @@
   var frameUrl = server + "/widget/frame/?" + new URLSearchParams({
     site: site, origin: location.origin, page: location.origin + location.pathname,
   });
+  // A signed-in customer (docs/widget.md): data-user-id, data-user-hash (the shop server's HMAC),
+  // data-user-name, data-user-email, or identify() later. It travels in the frame URL's fragment,
+  // which the browser never sends to a server; the chat server checks the hash.
+  var identity = {};
+  ["id", "hash", "name", "email"].forEach(function (key) {
+    var value = script.getAttribute("data-user-" + key);
+    if (value) identity["user_" + key] = value;
+  });
+  var loads = 0;
+  function frameSrc() {
+    var fragment = identity.user_id ? "#" + new URLSearchParams(identity) : "";
+    return frameUrl + (loads ? "&n=" + loads : "") + fragment;
+  }
+  var listeners = { open: [], close: [], message: [] };
+  function fire(name, detail) {
+    listeners[name].forEach(function (listener) {
+      try { listener(detail); } catch (error) { console.error(error); }
+    });
+  }
   var SMALL = "(max-width: 480px)";
 
   var CSS = [
@@ -104,7 +123,7 @@
   panel.setAttribute("aria-label", "Chat");
   var frame = document.createElement("iframe");
   frame.title = "Chat";
-  frame.src = frameUrl;
+  frame.src = frameSrc();
   frame.setAttribute("allow", "clipboard-write");
   panel.appendChild(frame);
   wrapper.appendChild(launcher);
@@ -170,6 +189,7 @@
       if (restoreFocus) launcher.focus();
     }
     label();
+    fire(open ? "open" : "close");
   }
 
   var pageOverflow = null;
@@ -218,6 +238,9 @@
       panel.setAttribute("aria-label", "Chat with " + (data.name || "us"));
       frame.title = "Chat with " + (data.name || "us");
       launcher.hidden = false;
+      if (open) tell("open"); // a frame reloaded by identify() while the panel was open
+    } else if (data.type === "message") {
+      fire("message", { seq: data.seq, sender: data.sender, text: data.text });
     } else if (data.type === "close") {
       setOpen(false, true);
     } else if (data.type === "unread") {
@@ -237,7 +260,26 @@
   widgets[site] = {
     open: function () { setOpen(true, false); },
     close: function () { setOpen(false, false); },
+    // identify({id, hash, name?, email?}): the customer signed in (or null: signed out); the
+    // chat reconnects as them and shows their conversation.
+    identify: function (user) {
+      identity = {};
+      if (user && user.id && user.hash) {
+        identity.user_id = String(user.id);
+        identity.user_hash = String(user.hash);
+        if (user.name) identity.user_name = String(user.name);
+        if (user.email) identity.user_email = String(user.email);
+      }
+      loads += 1;
+      frame.src = frameSrc();
+    },
+    // on("message" | "open" | "close", listener); "message" gets {seq, sender, text}.
+    on: function (name, listener) {
+      if (!listeners[name]) throw new Error("Chat widget: no event " + name + "; use message, open or close");
+      listeners[name].push(listener);
+    },
   };
+  window.ChatWidget = window.ChatWidget || widgets[site];
 
   function mount() { document.body.appendChild(host); }
   if (document.body) mount();
