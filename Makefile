@@ -7,7 +7,7 @@ PORT ?= 8000
 # A newcomer's machine serves plain http on localhost: run in development mode unless told otherwise.
 export DEBUG ?= true
 
-.PHONY: install run test lint browser-deps services-deps test-browser-repeat
+.PHONY: install run test lint browser-deps messages services-deps test-browser-repeat
 
 install: $(VENV)/.installed
 
@@ -70,3 +70,13 @@ test-browser-repeat: install
 	  fi; \
 	done; \
 	echo "$$passed of $(N) runs passed: $(TESTS)"; test $$passed -eq $(N)
+
+# Customer-facing text in en, de, fr, es: collect the marked strings (Python, templates and the
+# chat's JavaScript), write the translations of locale/translations.py, compile the .mo files
+# (committed, so a fresh clone needs no gettext tools). Needs GNU gettext (apt-get install gettext).
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=deploy --ignore=locale
+messages: install
+	$(PY) manage.py makemessages -l de -l fr -l es -d django --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py makemessages -l de -l fr -l es -d djangojs --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) locale/translations.py
+	$(PY) manage.py compilemessages --ignore=.venv

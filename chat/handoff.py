@@ -296,7 +296,7 @@ def proposed_question(conversation_id: int) -> str:
     Not a request for a person, not frustration, not a greeting ("hello? is anyone there?"):
     the first customer message left after those, else the longest one. Never the whole chat.
     """
-    from chat.replies import ASK_FOR_HUMAN, FRUSTRATED, TALK_TO_PERSON
+    from chat.replies import ASK_FOR_HUMAN, FRUSTRATED, is_talk_to_person
 
     texts = list(Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.CUSTOMER)
                  .order_by("seq").values_list("text", flat=True)[:50])
@@ -304,7 +304,7 @@ def proposed_question(conversation_id: int) -> str:
         return ""
     for text in texts:
         words = text.split()
-        if (len(words) >= 3 and text.strip().lower() != TALK_TO_PERSON.lower() and not ASK_FOR_HUMAN.search(text)
+        if (len(words) >= 3 and not is_talk_to_person(text) and not ASK_FOR_HUMAN.search(text)
                 and not FRUSTRATED.search(text) and not GREETING.match(text)):
             return redact(text.strip())[:1000]
     return redact(max(texts, key=len).strip())[:1000]

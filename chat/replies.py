@@ -22,11 +22,15 @@ Every bot message records why: source, intent or ticket, confidence (the decidin
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from chat import handoff, languages
+from django.conf import settings
+from django.utils.translation import gettext, gettext_noop, override
+
+from chat import handoff, languages, store
 from chat.conversations import Reply
 from chat.store import Outgoing
 from chat.models import Conversation, Message
@@ -37,25 +41,27 @@ from retrieval.calibration import UNCALIBRATED
 from retrieval.examples import Nearest
 from serving.intents import Prediction
 from serving.registry import current
-from chat import store
 
-TALK_TO_PERSON = "Talk to a person"
-FALLBACK_TEXT = (
+# The bot's own words, in English here and in the site's language when stored (`_in_language`).
+TALK_TO_PERSON = gettext_noop("Talk to a person")
+FALLBACK_TEXT = gettext_noop(
     "Sorry, I'm not sure I can help with that. Could you rephrase it? "
     "If you prefer, I can connect you with a person."
 )
-CLARIFY_TEXT = "I'm not completely sure what you mean. Did you mean one of these?"
-VAGUE_TEXT = "Could you tell me a bit more? Here are some things I can help with:"
+CLARIFY_TEXT = gettext_noop("I'm not completely sure what you mean. Did you mean one of these?")
+VAGUE_TEXT = gettext_noop("Could you tell me a bit more? Here are some things I can help with:")
 LANGUAGE_TEXT = (
     "Sorry, I can only answer in English for now, and I don't want to guess what you mean. "
     "You can write your question in English, or I can connect you with a person."
 )
 # While the chat waits for a person the fallback offers nothing new: the person will read it.
-WAITING_FALLBACK_TEXT = (
+WAITING_FALLBACK_TEXT = gettext_noop(
     "Sorry, I can't answer that myself. A person will see your message when they take the chat."
 )
-OFFER_TEXT = "I'm sorry this is frustrating. Would you like me to connect you with a person?"
-TICKET_PREFIX = "A customer with a similar question was helped with this:\n\n"
+OFFER_TEXT = gettext_noop("I'm sorry this is frustrating. Would you like me to connect you with a person?")
+TICKET_PREFIX = gettext_noop("A customer with a similar question was helped with this:") + "\n\n"
+# LANGUAGE_TEXT stays English: it answers a message that was not written in the site's language.
+OWN_WORDS = (FALLBACK_TEXT, WAITING_FALLBACK_TEXT, OFFER_TEXT, CLARIFY_TEXT, VAGUE_TEXT)
 ASK_FOR_HUMAN = re.compile(
     r"\b(talk|speak|chat|connect|transfer|put me through)\b.*\b(human|person|agent|someone|somebody|"
     r"representative|operator|staff)\b"
@@ -157,7 +163,7 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
             replies[i] = Reply(messages=[stored_before[question.message_id]])
         elif status == Conversation.Status.HUMAN:
             replies[i] = Reply()
-        elif question.text.strip().lower() == TALK_TO_PERSON.lower() or ASK_FOR_HUMAN.search(question.text):
+        elif is_talk_to_person(question.text) or ASK_FOR_HUMAN.search(question.text):
             hand_off(i, "customer asked for a person")
         elif FRUSTRATED.search(question.text):
             if status == Conversation.Status.WAITING:
@@ -201,6 +207,10 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
     # in a database crash, the customer's message would again be the last one, and the resend
     # that every client makes after a reconnect is answered anew (store.Received).
     order = sorted(answers)
+    site_languages.update(_site_languages([questions[i].conversation_id for i in order
+                                           if questions[i].conversation_id not in site_languages]))
+    for i in order:
+        _in_language(answers[i], site_languages.get(questions[i].conversation_id, "en"))
     stored = store.append_many(
         [
             Outgoing(questions[i].conversation_id, Message.Sender.BOT, answers[i].text,
@@ -214,6 +224,38 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
         replies[i] = Reply(messages=[message])
     return [reply if reply is not None else Reply() for reply in replies]
 
+
+def _in_language(answer: _Answer, language: str) -> None:
+    """The bot's own words (fallback, clarify, offer, the ticket preamble, the person button) in the site's language."""
+    if language.startswith("en"):
+        return
+    with override(language):
+        if answer.text in OWN_WORDS:
+            answer.text = gettext(answer.text)
+        elif answer.source == Message.Source.TICKET and answer.text.startswith(TICKET_PREFIX):
+            answer.text = gettext(TICKET_PREFIX.strip()) + "\n\n" + answer.text[len(TICKET_PREFIX):]
+        suggestions = answer.fields.get("suggestions")
+        if suggestions:
+            answer.fields["suggestions"] = [gettext(TALK_TO_PERSON) if s == TALK_TO_PERSON else s for s in suggestions]
+
+
+@functools.cache
+def _talk_to_person_labels() -> frozenset[str]:
+    labels = {TALK_TO_PERSON.lower()}
+    for code, _name in settings.LANGUAGES:
+        with override(code):
+            labels.add(gettext(TALK_TO_PERSON).lower())
+    return frozenset(labels)
+
+
+def is_talk_to_person(text: str) -> bool:
+    """Whether the text is the "Talk to a person" button's label, in any language the product ships."""
+    return text.strip().lower() in _talk_to_person_labels()
+
+
+def respond_again(questions: list[Question]) -> list[Reply]:
+    """`respond_many` for a batch that may have been answered already."""
+    return respond_many(questions, again=True)
 
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian",

@@ -18,8 +18,12 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.utils.translation import get_supported_language_variant, override
+from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.i18n import JavaScriptCatalog
 from django.views.decorators.http import require_GET
 
 from knowledge.markup import answer_text
@@ -61,6 +65,14 @@ def site_context(site: Site) -> dict[str, str]:
         "position": site.position if site.position in ("left", "right") else "right",
         "language": site.language or "en",
     }
+
+
+@cache_control(public=True, max_age=3600)
+def widget_catalog(request: HttpRequest, language: str) -> HttpResponseBase:
+    """Django's JavaScript catalog of the chat's strings in one of the shipped languages (else English)."""
+    code = get_supported_language_variant(language) if language in dict(settings.LANGUAGES) else "en"
+    with override(code):
+        return JavaScriptCatalog.as_view(packages=["chat"])(request)
 
 
 def _refused(request: HttpRequest, status: int, detail: str) -> HttpResponse:

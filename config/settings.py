@@ -226,6 +226,9 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/agent/"
 
 LANGUAGE_CODE = "en-us"
+# The languages customer-facing text ships in (a site's `language` picks one): locale/, `make messages`.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

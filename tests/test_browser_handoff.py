@@ -177,3 +177,22 @@ def test_the_console_shows_the_customers_email_page_and_earlier_conversation(new
 
     card.get_by_role("button", name="Do you sell gift cards").click()
     expect(agent.get_by_role("log")).to_contain_text("Do you sell gift cards for Christmas?")
+
+
+def test_a_german_site_shows_german_in_the_widget_its_notices_and_the_fallback(new_page, host, smtp):
+    page = new_page()
+    page.goto(host.page("german-shop"))
+    page.get_by_role("button", name="Open chat").click()  # the launcher is the shop page's (English there)
+    chat = page.frame_locator("chat-widget iframe")
+    log = chat.get_by_role("log", name="Gespräch")
+    expect(chat.get_by_text("Antwortet sofort")).to_be_visible()
+    expect(chat.get_by_label("Nachricht")).to_have_attribute("placeholder", "Nachricht schreiben…")
+    chat.get_by_label("Nachricht").fill("Wie lange dauert der Versand?")
+    chat.get_by_role("button", name="Senden", exact=True).click()
+    expect(log).to_contain_text("Entschuldigung, dabei kann ich vermutlich nicht helfen.")
+    chat.get_by_role("button", name="Mit einem Menschen sprechen").first.click()
+    expect(chat.get_by_text("Warten auf einen Mitarbeiter…")).to_be_visible()
+    expect(log).to_contain_text("Gerade ist kein Mitarbeiter online")
+    expect(chat.get_by_text("Gerade ist niemand erreichbar")).to_be_visible()
+    expect(chat.get_by_role("button", name="Nicht mehr warten und mit dem Bot chatten")).to_be_visible()
+    screenshot(page, "widget-de.png")

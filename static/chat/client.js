@@ -16,6 +16,7 @@ import { Notices } from "./notices.js";
 import { applyPalette } from "./palette.js";
 import { notHelpfulCard, RatingCard } from "./rating.js";
 import { browserStorage } from "./storage.js";
+import { gettext } from "./i18n.js";
 
 const INPUT_MAX_HEIGHT_PX = 140;
 const RATE_NOTICE_MS = 6000;
@@ -59,7 +60,7 @@ export function mountChat(root, options = {}) {
     transcript: () => connection.sendFrame({ type: "transcript" }),
   });
   // While the chat waits for a person (or for the team's email) the customer may go back to the bot.
-  const stopWaiting = el("button", { type: "button", class: "chat-stop-waiting" }, "Stop waiting and chat with the bot");
+  const stopWaiting = el("button", { type: "button", class: "chat-stop-waiting" }, gettext("Stop waiting and chat with the bot"));
   stopWaiting.hidden = true;
   stopWaiting.addEventListener("click", () => connection.sendFrame({ type: "stop_waiting" }));
   messages.scroller.append(email.node, stopWaiting);
@@ -78,21 +79,21 @@ export function mountChat(root, options = {}) {
 
   const titleId = `chat-title-${site}`;
   const title = el("h1", { id: titleId, class: "chat-title" }, config.name || "Chat");
-  const handoffButton = iconButton("person", "Talk to a person", () => askForPerson());
-  const newButton = el("button", { type: "button", class: "chat-new-button", title: "Start a new conversation" },
-    icon("restart"), el("span", {}, "New chat"));
+  const handoffButton = iconButton("person", gettext("Talk to a person"), () => askForPerson());
+  const newButton = el("button", { type: "button", class: "chat-new-button", title: gettext("Start a new conversation") },
+    icon("restart"), el("span", {}, gettext("New chat")));
   newButton.addEventListener("click", () => confirmStartOver());
   // "New conversation" asks first: the current chat disappears from this window.
-  const startOverCard = el("div", { class: "chat-confirm", role: "group", "aria-label": "Start a new conversation?" },
-    el("p", {}, "Start a new conversation? This one will be cleared from this window."),
+  const startOverCard = el("div", { class: "chat-confirm", role: "group", "aria-label": gettext("Start a new conversation?") },
+    el("p", {}, gettext("Start a new conversation? This one will be cleared from this window.")),
     el("div", { class: "chat-confirm-actions" },
-      el("button", { type: "button", class: "chat-confirm-yes", onclick: () => startOver() }, "Start new conversation"),
-      el("button", { type: "button", class: "chat-confirm-no", onclick: () => { startOverCard.hidden = true; } }, "Keep this one")));
+      el("button", { type: "button", class: "chat-confirm-yes", onclick: () => startOver() }, gettext("Start new conversation")),
+      el("button", { type: "button", class: "chat-confirm-no", onclick: () => { startOverCard.hidden = true; } }, gettext("Keep this one"))));
   startOverCard.hidden = true;
   // After a close the composer gives way to a new conversation (writing would silently reopen the old one).
   const closedCard = el("div", { class: "chat-closed" },
-    el("p", {}, "This conversation has ended."),
-    el("button", { type: "button", class: "chat-confirm-yes", onclick: () => startOver() }, "Start a new conversation"));
+    el("p", {}, gettext("This conversation has ended.")),
+    el("button", { type: "button", class: "chat-confirm-yes", onclick: () => startOver() }, gettext("Start a new conversation")));
   closedCard.hidden = true;
   // A site may ask for consent: its privacy notice, and "Accept", come before the first message.
   let consentVersion = null; // the notice version awaiting acceptance, or null
@@ -107,14 +108,14 @@ export function mountChat(root, options = {}) {
     el("div", { class: "chat-actions" },
       handoffButton,
       newButton,
-      embedded ? iconButton("close", "Close chat", () => closeChat()) : null));
+      embedded ? iconButton("close", gettext("Close chat"), () => closeChat()) : null));
   const input = el("textarea", {
-    id: `chat-input-${site}`, class: "chat-input", "aria-label": "Message", rows: "1",
-    placeholder: "Write a message…", autocomplete: "off", enterkeyhint: "send",
+    id: `chat-input-${site}`, class: "chat-input", "aria-label": gettext("Message"), rows: "1",
+    placeholder: gettext("Write a message…"), autocomplete: "off", enterkeyhint: "send",
   });
   const form = el("form", { class: "chat-composer" },
     el("div", { class: "chat-composer-row" }, input,
-      el("button", { type: "submit", class: "chat-send", "aria-label": "Send", title: "Send" }, icon("send"))),
+      el("button", { type: "submit", class: "chat-send", "aria-label": gettext("Send"), title: gettext("Send") }, icon("send"))),
     el("p", { class: "chat-limit" }));
   const panel = el("section", { class: "chat", "aria-labelledby": titleId },
     header, notices.banner, startOverCard, messages.scroller, closedCard, consentCard, form);
@@ -136,7 +137,7 @@ export function mountChat(root, options = {}) {
     state({ state, detail, code }) {
       notices.connection(state, () => connection.state === "open");
       if (state === "refused") {
-        notices.show(detail || "This chat is not available here.", "error");
+        notices.show(detail || gettext("This chat is not available here."), "error");
         form.classList.add("is-disabled");
         embedding.refused(detail || code);
       }
@@ -198,7 +199,7 @@ export function mountChat(root, options = {}) {
         return notices.show(frame.detail, "warning", RATE_NOTICE_MS);
       }
       if (frame.code === "rate_limited") {
-        return notices.show("You're sending messages quickly: the rest will follow in a moment.", "warning", RATE_NOTICE_MS);
+        return notices.show(gettext("You're sending messages quickly: the rest will follow in a moment."), "warning", RATE_NOTICE_MS);
       }
       return undefined;
     },
@@ -269,7 +270,7 @@ export function mountChat(root, options = {}) {
 
   function askForPerson() {
     if (!connection.sendFrame({ type: "handoff", reason: "customer asked" })) {
-      send("Talk to a person"); // queued: the policy treats this text as a handoff request
+      send(gettext("Talk to a person")); // queued: the policy treats this text as a handoff request
     }
   }
 

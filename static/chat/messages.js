@@ -6,10 +6,11 @@
 
 import { el, icon, nearBottom, scrollToEnd } from "./dom.js";
 import { safeFragment } from "./markup.js";
+import { format, gettext } from "./i18n.js";
 
 const FEEDBACK_SOURCES = new Set(["answer", "ticket"]);
 const SENDERS = new Set(["customer", "bot", "agent", "system"]);
-const SENDER_LABEL = { customer: "You", bot: "Assistant", system: "Notice" };
+const SENDER_LABEL = { customer: gettext("You"), bot: gettext("Assistant"), system: gettext("Notice") };
 const THEIR_TYPING_TIMEOUT_MS = { bot: 20000, agent: 6000 };
 
 export class MessageList {
@@ -29,12 +30,12 @@ export class MessageList {
     this.typingSender = null;
     this.agentName = "";
 
-    this.log = el("div", { class: "chat-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+    this.log = el("div", { class: "chat-log", role: "log", "aria-live": "polite", "aria-label": gettext("Conversation") });
     this.typing = el("div", { class: "chat-typing", "aria-hidden": "true" },
       el("span", { class: "chat-typing-dots" }, el("span"), el("span"), el("span")),
       el("span", { class: "chat-typing-label" }));
     this.typing.hidden = true;
-    this.suggestions = el("div", { class: "chat-suggestions", role: "group", "aria-label": "Suggested replies" });
+    this.suggestions = el("div", { class: "chat-suggestions", role: "group", "aria-label": gettext("Suggested replies") });
     this.suggestions.hidden = true;
     this.scroller = el("div", { class: "chat-scroll" }, this.log, this.typing, this.suggestions);
   }
@@ -74,7 +75,7 @@ export class MessageList {
   }
 
   senderName(frame) {
-    if (frame.sender === "agent") return frame.agent ? `${frame.agent} (agent)` : "Agent";
+    if (frame.sender === "agent") return frame.agent ? format(gettext("%(name)s (agent)"), { name: frame.agent }) : gettext("Agent");
     return SENDER_LABEL[frame.sender] || frame.sender;
   }
 
@@ -97,8 +98,8 @@ export class MessageList {
   }
 
   feedbackButtons(seq, current) {
-    const group = el("span", { class: "chat-feedback", role: "group", "aria-label": "Was this answer helpful?" });
-    for (const [value, label] of [["up", "Helpful"], ["down", "Not helpful"]]) {
+    const group = el("span", { class: "chat-feedback", role: "group", "aria-label": gettext("Was this answer helpful?") });
+    for (const [value, label] of [["up", gettext("Helpful")], ["down", gettext("Not helpful")]]) {
       group.append(el("button", {
         type: "button", class: "chat-feedback-button", "data-value": value, "aria-label": label, title: label,
         "aria-pressed": current === value ? "true" : "false",
@@ -205,7 +206,7 @@ export class MessageList {
     node.classList.remove("is-pending");
     node.classList.add("is-failed");
     const delivery = node.querySelector(".chat-delivery") || el("span", { class: "chat-delivery" });
-    delivery.textContent = `Not sent: ${detail}`;
+    delivery.textContent = format(gettext("Not sent: %(reason)s"), { reason: detail });
     node.querySelector(".chat-meta").append(delivery);
   }
 
@@ -234,7 +235,8 @@ export class MessageList {
     if (on) {
       this.typingSender = sender;
       this.typing.querySelector(".chat-typing-label").textContent =
-        sender === "bot" ? "Assistant is typing" : `${this.agentName || "The agent"} is typing`;
+        sender === "bot" ? gettext("Assistant is typing")
+        : format(gettext("%(name)s is typing"), { name: this.agentName || gettext("The agent") });
       const stick = this.nearBottom();
       this.typing.hidden = false;
       if (stick) this.scrollToEnd();

@@ -2,13 +2,14 @@
 // and the banner (connection trouble, refusals, passing warnings), a polite live region.
 
 import { el } from "./dom.js";
+import { format, gettext } from "./i18n.js";
 
 const STATUS_TEXT = {
-  bot: "Replies instantly",
-  waiting: "Waiting for an agent…",
-  offline: "The team will reply by email",
-  human: "You're chatting with a person",
-  closed: "This conversation is closed",
+  bot: gettext("Replies instantly"),
+  waiting: gettext("Waiting for an agent…"),
+  offline: gettext("The team will reply by email"),
+  human: gettext("You're chatting with a person"),
+  closed: gettext("This conversation is closed"),
 };
 const OUTAGE_GRACE_MS = 1500; // a quick reconnect should not flash a banner
 
@@ -27,7 +28,7 @@ export class Notices {
     if (!STATUS_TEXT[status]) return false;
     this.status = status;
     this.statusLine.textContent = status === "human" && this.agentName
-      ? `You're chatting with ${this.agentName}` : STATUS_TEXT[status];
+      ? format(gettext("You're chatting with %(name)s"), { name: this.agentName }) : STATUS_TEXT[status];
     return true;
   }
 
@@ -43,7 +44,7 @@ export class Notices {
       this.show(null);
     } else if (state === "reconnecting") {
       this.timers.outage = setTimeout(() => {
-        if (!isOpen()) this.show("Connection lost. Reconnecting…", "warning");
+        if (!isOpen()) this.show(gettext("Connection lost. Reconnecting…"), "warning");
       }, OUTAGE_GRACE_MS);
     }
   }

@@ -1,0 +1,80 @@
+"""Customer-facing text in the site's language: notices, the bot's own words, the widget's catalog, mail."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from chat import conversations, handoff, mail, replies
+from chat.models import Message
+from tests.conftest import chat_communicator, receive_reply
+from tests.test_handoff import next_of, say
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def german_site(site):
+    site.language = "de"
+    site.save()
+    return site
+
+
+def test_a_german_site_hears_the_nobody_online_notice_in_german(german_site):
+    conversation = conversations.open_conversation(german_site, None)[0]
+    [notice] = handoff.request(conversation.pk, "customer asked").messages
+    assert notice.text.startswith("Gerade ist kein Mitarbeiter online")
+    assert "Hinterlassen Sie Ihre E-Mail-Adresse" in notice.text
+
+
+@pytest.mark.parametrize("language, fallback, button", [
+    ("de", "Entschuldigung, dabei kann ich vermutlich nicht helfen.", "Mit einem Menschen sprechen"),
+    ("fr", "Désolé, je ne suis pas sûr de pouvoir vous aider.", "Parler à une personne"),
+    ("es", "Lo siento, no estoy seguro de poder ayudarle con eso.", "Hablar con una persona"),
+    ("en", "Sorry, I'm not sure I can help with that.", "Talk to a person"),
+])
+def test_the_fallback_and_its_person_button_are_in_the_sites_language(site, fake_bundle, language, fallback, button):
+    site.language = language
+    site.save()
+    conversation = conversations.open_conversation(site, None)[0]
+    [answer] = replies.respond(conversation.pk, "zxqv blorp").messages
+    assert answer.text.startswith(fallback) and answer.suggestions == [button]
+    # Pressing the translated button is a request for a person.
+    assert replies.respond(conversation.pk, button).status == "waiting"
+
+
+def test_the_widget_catalog_is_served_in_each_shipped_language_and_english_otherwise(db):
+    client = Client()
+    assert "Antwortet sofort" in client.get("/widget/i18n/de.js").content.decode()
+    assert json.dumps("Répond immédiatement") in client.get("/widget/i18n/fr.js").content.decode()  # as JSON
+    assert "Responde al instante" in client.get("/widget/i18n/es.js").content.decode()
+    assert "Antwortet sofort" not in client.get("/widget/i18n/xx.js").content.decode()
+
+
+def test_the_frame_loads_the_catalog_of_the_sites_language(german_site):
+    page = Client().get("/widget/frame/?site=test-site&origin=http://localhost:3000").content.decode()
+    assert '<script src="/widget/i18n/de.js"></script>' in page
+    assert "<title>Chat mit Test shop</title>" in page
+
+
+def test_the_transcript_is_in_the_sites_language(german_site, smtp_server):
+    conversation = conversations.open_conversation(german_site, None)[0]
+    conversations.append(conversation.pk, Message.Sender.CUSTOMER, "Wo ist meine Bestellung?", client_id="c1")
+    conversation.visitor.email = "kim@example.com"
+    conversation.visitor.save()
+    assert mail.send_transcript(conversation.pk)
+    [sent] = smtp_server.wait_for(1)
+    assert sent["Subject"] == "Ihr Gespräch mit Test shop"
+    assert "Sie: Wo ist meine Bestellung?" in sent.get_content()
+
+
+async def test_a_german_customer_hears_german_over_the_socket(german_site, fake_bundle):
+    customer = chat_communicator()
+    await customer.connect()
+    await customer.receive_json_from()
+    fallback = await say(customer, "zxqv blorp", "g1")
+    assert fallback["text"].startswith("Entschuldigung")
+    await customer.send_json_to({"type": "handoff"})
+    await next_of(customer, "status", status="waiting")
+    assert (await receive_reply(customer))["text"].startswith("Gerade ist kein Mitarbeiter online")
+    await customer.disconnect()
