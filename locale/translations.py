@@ -108,6 +108,11 @@ T: dict[str, dict[str, str]] = {
         "fr": "Je ne suis pas certain de comprendre. Vouliez-vous dire l'un de ces sujets ?",
         "es": "No estoy del todo seguro de lo que quiere decir. ¿Se refería a uno de estos?",
     },
+    "Could you tell me a bit more? Here are some things I can help with:": {
+        "de": "Können Sie mir etwas mehr dazu sagen? Dabei kann ich zum Beispiel helfen:",
+        "fr": "Pourriez-vous m'en dire un peu plus ? Voici quelques sujets sur lesquels je peux aider :",
+        "es": "¿Podría contarme un poco más? Estas son algunas cosas en las que puedo ayudar:",
+    },
     "A customer with a similar question was helped with this:": {
         "de": "Einem Kunden mit einer ähnlichen Frage hat das geholfen:",
         "fr": "Un client ayant une question similaire a été aidé ainsi :",
