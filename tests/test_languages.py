@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from chat import conversations, handoff, mail, replies
+from chat import conversations, handoff, mail, replies, store
 from chat.models import Message
 from tests.conftest import chat_communicator, receive_reply
 from tests.test_handoff import next_of, say
@@ -59,7 +59,7 @@ def test_the_frame_loads_the_catalog_of_the_sites_language(german_site):
 
 def test_the_transcript_is_in_the_sites_language(german_site, smtp_server):
     conversation = conversations.open_conversation(german_site, None)[0]
-    conversations.append(conversation.pk, Message.Sender.CUSTOMER, "Wo ist meine Bestellung?", client_id="c1")
+    store.append(conversation.pk, Message.Sender.CUSTOMER, "Wo ist meine Bestellung?", client_id="c1")
     conversation.visitor.email = "kim@example.com"
     conversation.visitor.save()
     assert mail.send_transcript(conversation.pk)
