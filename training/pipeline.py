@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from serving import registry
@@ -40,9 +40,22 @@ class RetrainBusy(Exception):
     """Another retraining run holds the lock."""
 
 
+# The key of the PostgreSQL advisory lock that one retraining run holds (any constant will do).
+RETRAIN_LOCK_KEY = 7_424_311_017
+
+
 @contextmanager
 def retrain_lock() -> Iterator[None]:
-    """One run at a time on this machine; the OS drops the lock when a killed worker dies."""
+    """One run at a time in the deployment; the lock is dropped when a killed worker dies.
+
+    On PostgreSQL an advisory lock, held on a connection of its own for the whole run: workers
+    on every machine see it (a file lock would be per machine, and the reaper on one machine
+    would fail a run still training on another). On SQLite, one machine: a file lock.
+    """
+    if connection.vendor == "postgresql":
+        with _advisory_lock():
+            yield
+        return
     path = registry.artifacts_dir() / "retrain.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
@@ -54,6 +67,21 @@ def retrain_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _advisory_lock() -> Iterator[None]:
+    own = connection.get_new_connection(connection.get_connection_params())
+    try:
+        own.autocommit = True
+        if not own.execute("SELECT pg_try_advisory_lock(%s)", [RETRAIN_LOCK_KEY]).fetchone()[0]:
+            raise RetrainBusy("another retraining run is in progress")
+        try:
+            yield
+        finally:
+            own.execute("SELECT pg_advisory_unlock(%s)", [RETRAIN_LOCK_KEY])
+    finally:
+        own.close()
 
 
 def lock_is_free() -> bool:
