@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.models import User
@@ -145,15 +146,22 @@ class MessageAdmin(admin.ModelAdmin):
 # The review queue: one page, one click per message.
 
 
+# The review queue: a page of the ranked items at a time, out of the best REVIEW_SCAN.
+REVIEW_PAGE_SIZE = 20
+REVIEW_SCAN = 500
+
+
 # Labelling writes training examples (and may create intents): the matching model permissions,
 # not just staff status, as for the same changes in the admin (issue 14, item 7).
 @staff_member_required
 @permission_required("knowledge.add_trainingexample", raise_exception=True)
 def review_queue(request: HttpRequest) -> HttpResponse:
+    page = Paginator(review.queue(limit=REVIEW_SCAN), REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         **admin.site.each_context(request),
         "title": "Review queue",
-        "items": review.queue(),
+        "items": page.object_list,
+        "page": page,
         "intents": Intent.objects.order_by("name"),
     }
     return render(request, "admin/chat/review.html", context)
@@ -167,7 +175,9 @@ def review_label(request: HttpRequest, message_id: int) -> HttpResponse:
     action = request.POST.get("action")
     if action == "new" and not request.user.has_perm("knowledge.add_intent"):
         raise PermissionDenied("creating an intent needs the permission to add intents")
-    if action == "intent":
+    if action == "intent" and not str(request.POST.get("intent", "")).isdigit():
+        messages.error(request, "Choose the right intent first: nothing is pre-selected.")
+    elif action == "intent":
         intent = get_object_or_404(Intent, pk=request.POST.get("intent"))
         review.label(message, intent=intent)
         messages.success(request, f"Labelled as {intent.name}.")

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from chat.models import Message
+from knowledge.markup import sanitize_answer
 from knowledge.models import Intent, TrainingExample
 from privacy.redaction import redact
 
@@ -53,6 +54,14 @@ def _signals(question: Message, answer: Message | None, following: list[Message]
     return reasons
 
 
+def _answered_by_the_bot(question: Message, answer: Message | None) -> bool:
+    """The bot answered it, or handed the chat to a person right after it (its decision too)."""
+    if answer is None:
+        return False
+    return answer.sender == Message.Sender.BOT or (
+        answer.sender == Message.Sender.SYSTEM and answer.seq == question.seq + 1)
+
+
 def queue(limit: int = 50, scan: int = 2000) -> list[ReviewItem]:
     """Unlabelled customer messages, most likely misunderstood first."""
     labelled = TrainingExample.objects.filter(message_id=OuterRef("pk"))
@@ -70,12 +79,17 @@ def queue(limit: int = 50, scan: int = 2000) -> list[ReviewItem]:
             .order_by("seq")
         )
         after = [m for m in around if m.seq > question.seq]
-        answer = next((m for m in after if m.sender in (Message.Sender.BOT, Message.Sender.SYSTEM)), None)
+        answer = next((m for m in after if m.sender != Message.Sender.CUSTOMER), None)
+        if not _answered_by_the_bot(question, answer):
+            continue  # written to a person: nothing the bot decided
         following = [m for m in after if answer is None or m.seq > answer.seq]
         reasons = _signals(question, answer, following)
         confidence = answer.confidence if answer is not None and answer.confidence is not None else 0.0
         score = (1.0 - confidence) + sum(WEIGHTS[r] for r in reasons)
         if reasons or confidence < 0.6:
+            for message in around:  # curated answers are shown as customers saw them (safe markup)
+                if message.sender == Message.Sender.BOT and message.source == Message.Source.ANSWER:
+                    message.html = sanitize_answer(message.text)  # type: ignore[attr-defined]
             items.append(ReviewItem(question, answer, round(score, 3), reasons or ["low_confidence"], around))
     items.sort(key=lambda item: -item.score)
     return items[:limit]

@@ -84,3 +84,29 @@ def test_the_review_queue_is_staff_only(client, conversation):
 def test_admin_pages_render(admin_client, site, url):
     assert admin_client.get(url).status_code == 200
 
+
+
+def test_messages_written_to_a_person_are_not_in_the_review_queue(conversation):
+    asked = store.append(conversation.pk, "customer", "can you check my invoice", client_id="p1")
+    store.append(conversation.pk, "agent", "Sure, one moment")
+    assert asked not in [i.question for i in review.queue()]
+
+
+def test_the_review_page_renders_answers_preselects_no_label_and_pages(client, conversation):
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    client.force_login(admin)
+    Intent.objects.create(name="cancel_order", answer="Cancel under Orders.")
+    exchange(conversation, "how do I return a mug", source="answer", intent="cancel_order", confidence=0.3)
+    store.append(conversation.pk, "bot", "<b>Returns</b> are free.", source="answer", intent="returns", confidence=0.4)
+    for n in range(25):
+        exchange(conversation, f"question number {n}", source="fallback", confidence=0.1)
+    first = client.get("/admin/review/").content.decode()
+    assert "selected>cancel_order" not in first and '<option value="" selected>' in first
+    assert "Page 1 of 2" in first
+    second = client.get("/admin/review/?page=2").content.decode()
+    assert "Page 2 of 2" in second
+    everything = first + second
+    assert "<b>Returns</b> are free." in everything and "&lt;b&gt;" not in everything
+    asked = review.queue()[0].question
+    response = client.post(f"/admin/review/{asked.pk}/", {"action": "intent", "intent": ""})
+    assert response.status_code == 302 and not TrainingExample.objects.filter(message_id=asked.pk).exists()
