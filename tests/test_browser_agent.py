@@ -114,6 +114,17 @@ def test_a_customer_who_asks_for_a_person_gets_an_agent_who_replies_live(new_pag
         "from knowledge.models import Ticket; print(Ticket.objects.filter(resolution='Sent a replacement parcel.').count())"
     )
     assert proposed == "1"
+    # The ticket holds the customer's question, not the whole chat.
+    question = server.shell(
+        "from knowledge.models import Ticket; print(Ticket.objects.get(resolution='Sent a replacement parcel.').question)"
+    )
+    assert question == "My parcel arrived broken"
+
+    # A closed chat offers a new conversation instead of the composer (writing would not reopen it).
+    expect(chat.get_by_label("Message")).to_be_hidden()
+    chat.get_by_role("button", name="Start a new conversation").click()
+    expect(chat.get_by_label("Message")).to_be_visible()
+    expect(chat.get_by_text("My parcel arrived broken")).to_have_count(0)
 
 
 def test_the_console_has_no_serious_accessibility_violations(new_page, server):
