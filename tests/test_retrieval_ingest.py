@@ -203,3 +203,20 @@ def test_without_examples_the_reply_policy_offers_a_ticket_above_the_bundles_own
     assert decide("anything", unsure, Nearest(), (tickets[0], 0.4), Bundle()).source == "ticket"
     Bundle.ticket_min_score = 0.5
     assert decide("anything", unsure, Nearest(), (tickets[0], 0.4), Bundle()).source == "fallback"
+
+
+def test_the_index_holds_the_training_examples_so_tickets_and_intents_compare_on_one_scale(tmp_path, tickets):
+    examples = [("where is my parcel", "order_status"), ("track my order", "order_status"),
+                ("I want my money back", "refund"), ("tell me a joke", None)]
+    build_ticket_index(FakeIntentModel(), tmp_path, examples=examples)
+    live = LiveIndex.load(tmp_path, FakeIntentModel(), poll_seconds=0)
+    new = approved("the mobile app crashes when I upload a photo of my cheque")
+
+    [hits], [nearest] = live.search_and_compare(["the app crashes when I upload a cheque photo"], 3)
+
+    assert hits[0][0] == new.id  # approved after the build: found after the sync, in the same call
+    assert set(nearest.intents) == {"order_status", "refund"}
+    assert nearest.intents["order_status"] == pytest.approx(
+        max(float(live.encoder.embed(["the app crashes when I upload a cheque photo"])[0]
+                  @ vector) for vector in live.examples.vectors[:2]), abs=1e-5)
+    assert 0.0 <= nearest.out_of_scope <= 1.0
