@@ -9,7 +9,7 @@ compute(run):
      vectors, centred) joined, as the ticket index's hybrid does, with TF-IDF fitted on these
      texts; without a trained model, the TF-IDF half alone (`similarities`);
   3. cluster by meaning: agglomerative clustering, average linkage on 1 - similarity, cut at
-     DISTANCE (no number of topics to guess);
+     DISTANCE (DISTANCE_WITH_MODEL when the bundle's encoder took part; no number of topics to guess);
   4. store each topic with its size, customers affected, trend (newer vs older half of the
      window), reasons and samples (closest to the topic's centre first), ranked by customers.
 Progress is written on the run as it goes, for the page that polls it.
@@ -41,10 +41,12 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGES = 3000
 LOW_CONFIDENCE = 0.5
-# Distance (1 - similarity) at which two groups stop merging (average linkage). On scripted
-# shop questions (tests/test_insights_gaps.py), paraphrases merged from 0.85 to 0.9 and no
-# unrelated question joined them; at 0.8 one topic split in two.
+# Distance (1 - similarity) at which two groups stop merging (average linkage), chosen on 22
+# scripted shop questions in five subjects (docs/insights.md): TF-IDF alone kept every subject
+# together and mixed none from 0.85 (at 0.8 one split in two); with the demo bot's encoder joined,
+# 0.75 mixed none and 0.8 paired two unrelated questions.
 DISTANCE = 0.85
+DISTANCE_WITH_MODEL = 0.75
 LEXICAL_WEIGHT = 0.5
 SAMPLES = 8
 
@@ -152,7 +154,7 @@ def similarities(texts: list[str]) -> tuple[np.ndarray, str]:
         f"bundle {bundle.version} (centred) + tf-idf"
 
 
-def cluster(similarity: np.ndarray) -> np.ndarray:
+def cluster(similarity: np.ndarray, distance_threshold: float = DISTANCE) -> np.ndarray:
     """A topic number for each text (step 3)."""
     if len(similarity) < 2:
         return np.zeros(len(similarity), dtype=int)
@@ -160,7 +162,7 @@ def cluster(similarity: np.ndarray) -> np.ndarray:
 
     distance = np.clip(1.0 - similarity, 0.0, 2.0)
     np.fill_diagonal(distance, 0.0)
-    model = AgglomerativeClustering(n_clusters=None, distance_threshold=DISTANCE, metric="precomputed",
+    model = AgglomerativeClustering(n_clusters=None, distance_threshold=distance_threshold, metric="precomputed",
                                     linkage="average")
     return np.asarray(model.fit_predict(distance))
 
@@ -180,7 +182,7 @@ def compute(run_id: int) -> GapRun:
         _progress(run, 30, f"embedding {len(gaps)} questions", messages=len(gaps))
         similarity, encoder = similarities([gap.text for gap in gaps]) if gaps else (np.zeros((0, 0)), "")
         _progress(run, 60, "grouping into topics", encoder=encoder)
-        labels = cluster(similarity)
+        labels = cluster(similarity, DISTANCE_WITH_MODEL if encoder.startswith("bundle") else DISTANCE)
         topics = _topics(run, gaps, similarity, labels, start + (end - start) / 2)
         with transaction.atomic():
             GapTopic.objects.filter(run=run).delete()
