@@ -57,9 +57,14 @@ class ExampleSpace:
             name for name in names
             if np.median([w for w, label in zip(self.words, labels, strict=True) if label == name]) <= SHORT_WORDS
         )
-        # One column per intent, plus one for out-of-scope (index len(names)).
+        # One column per intent, plus one for out-of-scope (index len(names)); the vectors are kept
+        # sorted by column so that one reduceat takes every column's best similarity at once.
         column = {name: i for i, name in enumerate(names)}
-        self._columns = np.array([column[label] if label is not None else len(names) for label in labels])
+        columns = np.array([column[label] if label is not None else len(names) for label in labels], dtype=np.int64)
+        order = np.argsort(columns, kind="stable")
+        self._sorted = np.ascontiguousarray(self.vectors[order])
+        present, self._starts = np.unique(columns[order], return_index=True)
+        self._present = present
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -72,12 +77,9 @@ class ExampleSpace:
         """Per query, the best similarity per intent (sorted, best first) and to out-of-scope."""
         if not len(self.labels) or not len(queries):
             return [Nearest() for _ in range(len(queries))]
-        sims = np.asarray(queries, dtype=np.float32) @ self.vectors.T
+        sims = np.asarray(queries, dtype=np.float32) @ self._sorted.T
         best = np.full((len(queries), len(self._names) + 1), -1.0, dtype=np.float32)
-        for column in range(len(self._names) + 1):
-            members = self._columns == column
-            if members.any():
-                best[:, column] = sims[:, members].max(axis=1)
+        best[:, self._present] = np.maximum.reduceat(sims, self._starts, axis=1)
         found = []
         for row in best:
             order = np.argsort(-row[: len(self._names)])
