@@ -9,8 +9,6 @@ such failures in a row. docs/webhooks.md has the receiver's side.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -27,9 +25,10 @@ from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
-from api import outbound
 from api.models import Delivery, DeliveryAttempt, Webhook
+from chat import outbound
 from chat import signals as chat_signals
+from chat.outbound import SIGNATURE_HEADER, sign
 from chat.models import Conversation, Message, Rating, Site
 from training import signals as training_signals
 from training.models import ModelVersion
@@ -47,18 +46,10 @@ EVENTS = (
     "model.published",
 )
 ALL = "*"
-SIGNATURE_HEADER = "X-Signature"
 
 
 def new_secret() -> str:
     return f"whsec_{secrets.token_urlsafe(32)}"
-
-
-def sign(secret: str, timestamp: int, body: str | bytes) -> str:
-    """The X-Signature header's value: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`."""
-    raw = body.encode() if isinstance(body, str) else body
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
 
 
 def clean_events(events: Iterable[str]) -> list[str]:

@@ -157,6 +157,9 @@ class Conversation(models.Model):
     page = models.URLField(max_length=500, blank=True, help_text="The page the customer chatted from.")
     transcript_sent = models.DateTimeField(null=True, blank=True, help_text="When a transcript was last mailed.")
     resolution = models.TextField(blank=True)
+    # A lookup waiting for a value the customer was asked for (chat/lookups.py):
+    # {"intent": name, "values": {slot: value}}; empty when none.
+    pending_lookup = models.JSONField(default=dict, blank=True)
     anonymized = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -189,6 +192,7 @@ class Message(models.Model):
         FALLBACK = "fallback", "Fallback"
         HANDOFF = "handoff", "Handoff"
         OFFER = "offer", "Offered a person"
+        LOOKUP = "lookup", "From the shop's system"
         GREETING = "greeting", "Greeting"
 
     class Feedback(models.TextChoices):

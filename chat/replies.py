@@ -17,6 +17,9 @@ example of each intent and the nearest out-of-scope example, all on one similari
      it is also the intent with the nearest examples, closer than out-of-scope → its answer;
   7. a message close to some intents' examples but to none decisively → "did you mean";
   8. otherwise → an honest fallback that offers a human.
+An answer whose intent has a lookup (chat/lookups.py) comes from the shop's system instead: the
+values it needs are taken from the message, asked for when missing ("What is your order number?",
+and the next message that gives it continues the lookup), then fetched; a failure is said so.
 Every bot message records why: source, intent or ticket, confidence (the deciding score).
 """
 
@@ -30,7 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext, gettext_noop, override
 
-from chat import handoff, languages, store
+from chat import handoff, languages, lookups, store
 from chat.conversations import Reply
 from chat.store import Outgoing
 from chat.models import Conversation, Message
@@ -155,6 +158,8 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
     } if again else {}
     pending = []
     statuses: dict[int, str] = {}
+    jobs: dict[int, lookups.Job] = {}
+    asked = lookups.pending(q.conversation_id for q in questions)
     for i, question in enumerate(questions):
         status = statuses[i] = question.status or Conversation.objects.values_list("status", flat=True).get(
             pk=question.conversation_id
@@ -170,6 +175,8 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
                 hand_off(i, "customer asked for a person")  # where they stand in the queue
             else:
                 answers[i] = _Answer(OFFER_TEXT, Message.Source.OFFER, {"suggestions": [TALK_TO_PERSON]})
+        elif (job := _continued_lookup(question, asked)) is not None:
+            jobs[i] = job
         elif (chosen := catalog.by_description(question.text)) is not None and chosen.answer:
             answers[i] = _Answer(chosen.answer, Message.Source.ANSWER,
                                  {"intent": chosen.name, "confidence": 1.0, "suggestions": chosen.quick_replies})
@@ -202,6 +209,8 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
                 "intent": decision.fields["intent"], "confidence": decision.fields["confidence"]})
         else:
             answers[i] = decision
+
+    _answer_lookups(questions, answers, jobs, asked)
 
     # The bot's messages may be committed without waiting for the disk flush: if one were lost
     # in a database crash, the customer's message would again be the last one, and the resend
@@ -256,6 +265,40 @@ def is_talk_to_person(text: str) -> bool:
 def respond_again(questions: list[Question]) -> list[Reply]:
     """`respond_many` for a batch that may have been answered already."""
     return respond_many(questions, again=True)
+
+
+def _continued_lookup(question: Question, asked: dict[int, dict[str, Any]]) -> lookups.Job | None:
+    """The lookup this message continues: its chat was asked for a value, and the message has it."""
+    state = asked.get(question.conversation_id)
+    lookup = lookups.active([state["intent"]]).get(state["intent"]) if state else None
+    if state is None or lookup is None:
+        return None
+    job = lookups.start(lookup, question.text, state.get("values") or {})
+    return job if len(job.values) > len(state.get("values") or {}) else None
+
+
+def _answer_lookups(questions: list[Question], answers: dict[int, _Answer], jobs: dict[int, lookups.Job],
+                    asked: dict[int, dict[str, Any]]) -> None:
+    """Curated answers backed by a lookup: ask for a missing value, or fetch and fill in (in place)."""
+    backed = lookups.active(a.fields.get("intent", "") for a in answers.values() if a.source == Message.Source.ANSWER)
+    for i, answer in answers.items():
+        if answer.source == Message.Source.ANSWER and answer.fields.get("intent") in backed:
+            jobs[i] = lookups.start(backed[answer.fields["intent"]], questions[i].text)
+    ready = []
+    for i, job in jobs.items():
+        if job.missing:
+            lookups.remember(questions[i].conversation_id, {"intent": job.lookup.intent.name, "values": job.values})
+            answers[i] = _Answer(job.question(), Message.Source.LOOKUP, {
+                "intent": job.lookup.intent.name, "confidence": None, "suggestions": [TALK_TO_PERSON]})
+        else:
+            ready.append(i)
+    for i, job in zip(ready, lookups.run_all([jobs[i] for i in ready]), strict=True):
+        answers[i] = _Answer(job.text, Message.Source.LOOKUP, {
+            "intent": job.lookup.intent.name, "confidence": None, "suggestions": [] if job.ok else [TALK_TO_PERSON]})
+    # A chat that was asked for a value and got an answer to something else no longer waits for it.
+    for i, question in enumerate(questions):
+        if question.conversation_id in asked and (i not in jobs or not jobs[i].missing):
+            lookups.remember(question.conversation_id, {})
 
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian",

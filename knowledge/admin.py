@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.urls import URLPattern, path
 
 from knowledge.csvfiles import CsvError, csv_response, read_rows
-from knowledge.models import Intent, Ticket, TrainingExample
+from knowledge.models import Intent, Lookup, Ticket, TrainingExample
 from knowledge.tickets import approve_ticket, reject_ticket
 
 
@@ -20,6 +20,14 @@ class ExampleInline(admin.TabularInline[TrainingExample, Intent]):
     fields = ["text", "origin", "created"]
     readonly_fields = ["origin", "created"]
     extra = 1
+
+
+class LookupInline(admin.StackedInline[Lookup, Intent]):
+    """An answer from the shop's system (chat/lookups.py): values from the chat, a signed request, a template."""
+
+    model = Lookup
+    extra = 0
+    max_num = 1
 
 
 class ImportForm(forms.Form):
@@ -32,7 +40,7 @@ class IntentAdmin(admin.ModelAdmin[Intent]):
     list_display = ["name", "description", "has_answer", "handoff", "example_count", "updated"]
     search_fields = ["name", "description", "answer", "examples__text"]
     list_filter = ["handoff"]
-    inlines = [ExampleInline]
+    inlines = [ExampleInline, LookupInline]
     actions = ["export_csv"]
     change_list_template = "admin/knowledge/intent/change_list.html"
 

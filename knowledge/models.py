@@ -88,3 +88,27 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return self.question[:60]
+
+
+class Lookup(models.Model):
+    """A curated answer backed by the shop's own system: values from the conversation go out in a
+    signed HTTPS request, the JSON reply fills the answer's template (chat/lookups.py)."""
+
+    class Slot(models.TextChoices):
+        ORDER_NUMBER = "order_number", "Order number"
+        EMAIL = "email", "Email"
+        POSTCODE = "postcode", "Postcode"
+
+    intent = models.OneToOneField(Intent, on_delete=models.CASCADE, related_name="lookup")
+    url = models.URLField(max_length=500, help_text="The shop's endpoint; it gets a signed JSON POST.")
+    secret = models.CharField(max_length=100, help_text="Signs each request (X-Signature, as webhooks).")
+    slots = models.JSONField(default=list, help_text='Values it needs, e.g. ["order_number"] (or email, postcode).')
+    template = models.TextField(
+        help_text="The answer, with {name} for each field of the shop's JSON reply and each slot, e.g. "
+        "“Order {order_number} {status} on {shipped_on} with {carrier}.”"
+    )
+    timeout_seconds = models.FloatField(default=3.0)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"lookup for {self.intent.name}"

@@ -1,17 +1,29 @@
-"""All outbound HTTP of the product (webhook deliveries) goes through here.
+"""All outbound HTTP of the product goes through here: webhook deliveries (api/webhooks.py) and
+lookups in the shop's systems (chat/lookups.py), both signed the same way.
 
-One place sets the timeout, the User-Agent and what a failure looks like, and tests find every
-request in one module. Plain `urllib`: a POST with a timeout needs nothing more.
+One place sets the timeout, the User-Agent, the signature and what a failure looks like, and
+tests find every request in one module. Plain `urllib`: a POST with a timeout needs nothing more.
+It lives in chat, the lowest layer that sends requests, so the API above can use it too.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-USER_AGENT = "support-bot/1 (+webhooks)"
+USER_AGENT = "support-bot/1"
+SIGNATURE_HEADER = "X-Signature"
+
+
+def sign(secret: str, timestamp: int, body: str | bytes) -> str:
+    """The X-Signature header's value: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`."""
+    raw = body.encode() if isinstance(body, str) else body
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
 
 
 @dataclass(frozen=True)
