@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402  (after the path tweak)
 
-from tests.browser_support import STAFF_PASSWORD, STAFF_USER, HostPages, chat_server, launch_browser  # noqa: E402
+from tests.browser_support import STAFF_PASSWORD, STAFF_USER, HostPages, browser_stack, launch_browser  # noqa: E402
 
 
 def converse(page) -> None:  # type: ignore[no-untyped-def]
@@ -40,8 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     written = []
-    with chat_server() as server, sync_playwright() as playwright:
-        host = HostPages(server.url)
+    with browser_stack() as stack, sync_playwright() as playwright:
+        host = HostPages(stack.url(0, ""))
         browser = launch_browser(playwright)
         try:
             for name, options in (
@@ -62,7 +62,7 @@ def main() -> None:
                     expect(chat.get_by_text("Waiting for an agent…")).to_be_visible()
                     console = context.new_page()
                     console.set_viewport_size({"width": 1280, "height": 800})
-                    console.goto(f"{server.url}/agent/")
+                    console.goto(stack.url(0, "/agent/"))
                     console.screenshot(path=args.out / "login.png")
                     written.append(str(args.out / "login.png"))
                     console.get_by_label("Username").fill(STAFF_USER)

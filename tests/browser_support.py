@@ -1,33 +1,20 @@
-"""A live chat server and host pages for the browser tests (and bench/screenshots.py).
+"""What the browser tests (and bench/screenshots.py) add to the live stack of tests/stack.py.
 
-pytest-django's test database lives inside the pytest process, where a Daphne subprocess
-cannot see it; so the server gets its own database: a temporary SQLite file, or, when
-DATABASE_URL names PostgreSQL (CI), a throwaway database created next to it and dropped after.
+`browser_stack()` configures a `Stack` for them; the fixtures (`browser_stack`, shared by the
+browser test modules, `host`, `browser`) live in tests/conftest.py. Host pages serve a shop page
+with the widget's one-line snippet from a second origin.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import http.server
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
-import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
+from tests.stack import Stack
 
-from tests.conftest import services_required
-from tests.stack import Database, free_port
-
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -49,108 +36,12 @@ if not User.objects.filter(username={STAFF_USER!r}).exists():
 """
 
 
-class ChatServer:
-    """Daphne in a subprocess on a fixed port, with its own database; stop() and start() keep both."""
-
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.database = Database(os.environ.get("DATABASE_URL"), workdir)
-        self.process: subprocess.Popen | None = None
-        self.log = workdir / "daphne.log"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": self.database.url,
-            "ARTIFACTS_DIR": str(workdir / "artifacts"),
-            # Plain http on localhost: no secure-only cookies, static files straight from static/.
-            "DEBUG": "true",
-            "SECURE_HTTPS": "false",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
-
-    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
-            check=check, timeout=120,
-        )
-
-    def prepare(self) -> None:
-        self.database.create()
-        self.manage("migrate", "--noinput", "-v", "0")
-        # The demo bot's intents and answers (canned answers, "did you mean" labels). Without them
-        # (a checkout where the importers are missing) SETUP still makes the sites the tests need.
-        self.manage("load_demo", check=False)
-        self.shell(SETUP)
-
-    def shell(self, code: str) -> str:
-        return self.manage("shell", "-v", "0", "-c", code).stdout.strip()
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited with {self.process.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            time.sleep(0.1)
-        raise RuntimeError(f"daphne did not answer /healthz within 30 s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """Kill the server hard (SIGKILL), as a crash would; sockets drop without a close frame."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        self.process = None
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def count_messages(self, text: str) -> int:
-        return int(self.shell(f"from chat.models import Message; print(Message.objects.filter(text={text!r}).count())"))
-
-
-@contextlib.contextmanager
-def chat_server(port: int | None = None) -> Iterator[ChatServer]:
-    with tempfile.TemporaryDirectory(prefix="chat-browser-") as tmp:
-        server = ChatServer(Path(tmp), port)
-        server.prepare()
-        try:
-            server.start()
-            yield server
-        finally:
-            server.stop()
-            server.database.drop()
-
-
-_shared: ChatServer | None = None
-
-
-def shared_chat_server(config) -> ChatServer:  # type: ignore[no-untyped-def]
-    """One server for the whole pytest session (migrating a database is the slow part), stopped at its end."""
-    global _shared
-    if _shared is None:
-        context = chat_server()
-        _shared = context.__enter__()
-        config.add_cleanup(lambda: context.__exit__(None, None, None))
-    if not _shared.running:  # a test that stopped it (restart scenarios) and failed midway
-        _shared.start()
-    return _shared
+def browser_stack(**env: str) -> Stack:
+    """The live stack configured for the browser tests: one Daphne serving static/ as it is (DEBUG,
+    no collectstatic), this machine's Redis when REDIS_URL names one (as in CI), the demo and
+    restricted sites and a staff user; `env` adds settings."""
+    return Stack(1, redis_url=os.environ.get("REDIS_URL") or None,
+                 env={"DEBUG": "true", "LOG_LEVEL": "WARNING", **env}, setup=SETUP)
 
 
 HOST_PAGE = """<!doctype html>
@@ -230,30 +121,3 @@ class HostPages:
 
 def launch_browser(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-
-
-# Fixtures shared by the browser test modules (imported there by name).
-
-
-@pytest.fixture(scope="module")
-def server(request):
-    if not Path("/usr/bin/chromium").exists() and not services_required():
-        pytest.skip("Chromium is not installed (make browser-deps)")
-    return shared_chat_server(request.config)
-
-
-@pytest.fixture(scope="module")
-def host(server):
-    pages = HostPages(server.url)
-    yield pages
-    pages.close()
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()

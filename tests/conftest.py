@@ -1,13 +1,17 @@
-"""Shared fixtures: a site, a fake bundle through the registry's test hook, websocket helpers."""
+"""Shared fixtures: a site, a fake bundle through the registry's test hook, websocket helpers, the
+one decision about a missing service, and the live stack the browser tests share."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -22,9 +26,83 @@ from tests.mail_support import eager_tasks, smtp_server  # noqa: F401 (fixtures 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
+# A missing service: skip locally, fail in CI.
+
+
 def services_required() -> bool:
-    """CI sets REQUIRE_SERVICES=1: a missing service fails the run instead of skipping tests."""
-    return os.environ.get("REQUIRE_SERVICES") == "1"
+    """CI (`.ci/run` exports CI=true and REQUIRE_SERVICES=1) runs every test; nothing may be skipped."""
+    return os.environ.get("REQUIRE_SERVICES") == "1" or os.environ.get("CI", "").lower() in ("true", "1")
+
+
+def missing(reason: str) -> NoReturn:
+    """The one decision about a service a test needs and does not find: skip here, fail in CI."""
+    if services_required():
+        pytest.fail(f"{reason} (CI runs every test: REQUIRE_SERVICES=1 or CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
+@functools.cache
+def _unreachable_postgres(url: str) -> str | None:
+    import psycopg
+
+    admin = urlsplit(url)._replace(scheme="postgresql", path="/postgres", query="").geturl()
+    try:
+        psycopg.connect(admin, connect_timeout=5).close()
+    except Exception as exc:  # any reason not to reach it is the same answer: missing
+        return str(exc).strip() or type(exc).__name__
+    return None
+
+
+@functools.cache
+def _unreachable_redis(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except Exception as exc:
+        return str(exc).strip() or type(exc).__name__
+    return None
+
+
+def need_postgres() -> str:
+    """DATABASE_URL, when it names a PostgreSQL server that answers."""
+    url = os.environ.get("DATABASE_URL", "")
+    if urlsplit(url).scheme not in ("postgres", "postgresql"):
+        missing("DATABASE_URL does not point to PostgreSQL")
+    error = _unreachable_postgres(url)
+    if error:
+        missing(f"PostgreSQL at DATABASE_URL is not reachable: {error}")
+    return url
+
+
+def need_redis() -> str:
+    """REDIS_URL, when it is set and Redis answers there."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        missing("REDIS_URL not set")
+    error = _unreachable_redis(url)
+    if error:
+        missing(f"Redis at REDIS_URL is not reachable: {error}")
+    return url
+
+
+def need_redis_server() -> None:
+    """For a test that runs its own redis-server: Redis is part of this machine's setup, and the binary."""
+    need_redis()
+    if shutil.which("redis-server") is None:
+        missing("redis-server is not installed; this test runs its own instance")
+
+
+def need_chromium() -> None:
+    """For the browser tests: Chromium at CHROMIUM (Debian's, `make browser-deps`) and Playwright."""
+    from tests.browser_support import CHROMIUM
+
+    if not os.path.exists(CHROMIUM):
+        missing(f"Chromium is not installed at {CHROMIUM} (make browser-deps)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing("playwright is not installed (requirements-dev.txt)")
 
 
 @pytest.fixture(scope="session")
@@ -180,4 +258,41 @@ async def until_tabs_know_each_other(sockets: list, tabs: int = 2) -> None:
 
 
 __all__ = ["FakeBundle", "chat_communicator", "receive_until", "receive_reply", "new_client_id", "override_settings",
-           "until", "until_tabs_know_each_other"]
+           "until", "until_tabs_know_each_other", "services_required", "missing", "need_postgres", "need_redis",
+           "need_redis_server", "need_chromium"]
+
+
+# The live stack the browser test modules share (migrating its database is the slow part).
+
+
+@pytest.fixture(scope="session")
+def browser_stack():
+    need_chromium()
+    from tests.browser_support import browser_stack as configured
+
+    with configured() as stack:
+        stack.answer_once()
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def host(browser_stack):
+    from tests.browser_support import HostPages
+
+    pages = HostPages(browser_stack.url(0, ""))
+    yield pages
+    pages.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for one module: Playwright's sync API must be gone before asyncio tests run."""
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import launch_browser
+
+    with sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()

@@ -5,10 +5,15 @@
         stack.kill("daphne0"); stack.restart("daphne0")   # same port
         stack.sql("select count(*) from chat_message")
 
+Every live-process test configures this one class: the services and fault tests (Redis, Celery,
+two Daphnes), the browser tests (`tests/browser_support.browser_stack()`: DEBUG static files, the
+demo and restricted sites, a staff user), `bench/load.py` and `bench/screenshots.py`. Whether a
+missing service skips or fails a test is decided once, in `tests/conftest.missing`.
+
 On enter:
   1. create a throwaway database (`stack_<random>` on the PostgreSQL server of DATABASE_URL, else a
      temporary SQLite file), `manage.py migrate` and `manage.py load_demo` on it (falling back to
-     just the `demo` Site when the demo content cannot be imported);
+     just the `demo` Site when the demo content cannot be imported), then the `setup` code if any;
   2. start N Daphne processes on free ports (and optionally one Celery worker), all with the same
      DATABASE_URL, REDIS_URL (or none: the in-memory layer) and ARTIFACTS_DIR;
   3. wait until every Daphne answers /healthz.
@@ -21,6 +26,7 @@ disturbing anyone else's, and nothing of this stack lands in a shared Redis.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import secrets
@@ -231,6 +237,7 @@ class Stack:
         artifacts_dir: str | Path | None = None,
         env: dict[str, str] | None = None,
         load_demo: bool = True,
+        setup: str | None = None,
         startup_timeout: float = 60,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="stack-")
@@ -242,6 +249,7 @@ class Stack:
         self.n_daphnes = daphnes
         self.with_celery = celery
         self.load_demo = load_demo
+        self.setup = setup  # Python run by `manage.py shell` once the database is ready (users, sites)
         self.startup_timeout = startup_timeout
         self.extra_env = env or {}
         self.processes: dict[str, Process] = {}
@@ -281,10 +289,14 @@ class Stack:
 
     def shell(self, code: str, timeout: float = 120) -> str:
         """Run Python in `manage.py shell -c` and return its stdout."""
-        return self.manage("shell", "-c", code, timeout=timeout).stdout
+        return self.manage("shell", "--verbosity", "0", "-c", code, timeout=timeout).stdout
 
     def sql(self, query: str, params: tuple | list | None = None) -> list[tuple]:
         return self.database.sql(query, params)
+
+    def count_messages(self, text: str) -> int:
+        """How many stored messages have exactly this text."""
+        return int(self.sql("SELECT COUNT(*) FROM chat_message WHERE text = %s", [text])[0][0])
 
     def message_counts(self, client_ids: list[str] | None = None) -> dict[str, int]:
         """Stored customer messages per client_id (all of them, or only these)."""
@@ -321,15 +333,37 @@ class Stack:
         self.processes[process.name] = process
         return process
 
-    def _add_celery(self) -> Process:
+    def _add_celery(self, name: str = "celery") -> Process:
         process = Process(
-            "celery",
+            name,
             [PYTHON, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--pool", "prefork",
              "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            self.workdir / "celery.log",
+            self.workdir / f"{name}.log",
             env=self.env(),
         )
         self.processes[process.name] = process
+        return process
+
+    def answer_once(self, index: int = 0, timeout: float = 120) -> None:
+        """Have Daphne `index` answer one chat: a fresh process starts its answer helper on its first
+        chat, which on a busy machine took longer than a browser test's wait for a reply."""
+
+        async def chat() -> None:
+            client = ChatClient(self.ws_url(index), timeout=timeout)
+            await client.say("Hello")
+            await client.close()
+
+        # On its own thread: the caller may be inside a running event loop (Playwright's sync API).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, chat()).result()
+
+    def start_celery(self, name: str, **env: str) -> Process:
+        """Start a Celery worker `name` on a running stack (its database, broker and artifacts), with
+        `env` added (mail settings, say); stop it with `kill(name)`."""
+        process = self._add_celery(name)
+        process.env = {**self.env(), **env}
+        process.start()
+        self.wait_log(process, "ready.")
         return process
 
     def start_process(self, name: str) -> None:
@@ -395,17 +429,18 @@ class Stack:
         self.database.create()
         self._db_created = True
         self.manage("migrate", "--noinput", "--verbosity", "0")
-        if not self.load_demo:
-            return
-        result = self.manage("load_demo", check=False)
-        self.demo_loaded = result.returncode == 0
-        if not self.demo_loaded:
-            # The demo content depends on other import commands; the chat needs only its Site.
-            self.shell(
-                "from chat.models import Site\n"
-                "Site.objects.update_or_create(public_key='demo', defaults={'name': 'Demo shop', "
-                "'allowed_origins': 'http://localhost:*\\nhttp://127.0.0.1:*\\nhttp://[::1]:*'})"
-            )
+        if self.load_demo:
+            result = self.manage("load_demo", check=False)
+            self.demo_loaded = result.returncode == 0
+            if not self.demo_loaded:
+                # The demo content depends on other import commands; the chat needs only its Site.
+                self.shell(
+                    "from chat.models import Site\n"
+                    "Site.objects.update_or_create(public_key='demo', defaults={'name': 'Demo shop', "
+                    "'allowed_origins': 'http://localhost:*\\nhttp://127.0.0.1:*\\nhttp://[::1]:*'})"
+                )
+        if self.setup:
+            self.shell(self.setup)
 
     def start(self) -> Stack:
         try:

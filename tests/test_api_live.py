@@ -9,7 +9,6 @@ conversation, verified with docs/webhooks.md's recipe, and the retries after it 
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import services_required
+from tests.conftest import need_redis_server
 from tests.stack import RedisServer, Stack
 from tests.webhook_receiver import Receiver, documented_verify
 
@@ -92,8 +91,7 @@ def wait_for(predicate: Any, timeout: float, message: str, every: float = 1.0) -
 
 @pytest.fixture(scope="module")
 def stack():
-    if not os.environ.get("REDIS_URL") and not services_required():
-        pytest.skip("needs Redis (REDIS_URL) for the channel layer and the worker")
+    need_redis_server()  # the channel layer and the worker meet in a private Redis
     with RedisServer() as redis, Stack(daphnes=1, celery=True, redis_url=redis.url, env={
             "BUNDLE_POLL_SECONDS": "1", "RETRAIN_EPOCHS": "10", "WEBHOOK_RETRY_SECONDS": "0.5",
             # Every event reads the subscriptions, so one made a moment ago is seen at once.

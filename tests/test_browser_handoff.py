@@ -9,20 +9,16 @@ SMTP server (aiosmtpd) running in the test process.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser_support import ROOT, STAFF_PASSWORD, STAFF_USER, browser, host, server  # noqa: F401 (fixtures)
+from tests.browser_support import STAFF_PASSWORD, STAFF_USER
 from tests.mail_support import Inbox
 
 pytestmark = pytest.mark.browser
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 # Set SAVE_SCREENSHOTS=1 to refresh docs/screenshots/ from these tests.
 SAVE = os.environ.get("SAVE_SCREENSHOTS") == "1"
@@ -49,7 +45,7 @@ def screenshot(target, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def smtp(server):
+def smtp(browser_stack):
     """A real SMTP server here, and a Celery worker on the chat server's database and broker sending to it."""
     import socket
 
@@ -61,25 +57,14 @@ def smtp(server):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    server.shell(CLOSED_SHOP)
-    log = server.workdir / "celery-mail.log"
-    env = {**server.env, "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port), "CHAT_PUBLIC_URL": server.url}
-    with open(log, "ab") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--pool", "solo",
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + 90
-        while b"ready." not in log.read_bytes():  # a start-up, not a condition under test
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"celery worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
+        browser_stack.shell(CLOSED_SHOP)
+        browser_stack.start_celery("celery-mail", EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port),
+                                   CHAT_PUBLIC_URL=browser_stack.url(0, ""))
         yield inbox
     finally:
-        os.killpg(worker.pid, 9)
-        worker.wait(timeout=10)
+        if "celery-mail" in browser_stack.processes:
+            browser_stack.kill("celery-mail")
         controller.stop()
 
 
@@ -145,7 +130,7 @@ def test_outside_business_hours_a_customer_is_told_when_people_are_back_leaves_a
     expect(bot).to_have_count(before + 3)
 
 
-def test_the_console_shows_the_customers_email_page_and_earlier_conversation(new_page, host, server, smtp):
+def test_the_console_shows_the_customers_email_page_and_earlier_conversation(new_page, host, browser_stack, smtp):
     customer = new_page()
     customer.goto(host.page("closed-shop"))
     chat = open_widget(customer)
@@ -160,7 +145,7 @@ def test_the_console_shows_the_customers_email_page_and_earlier_conversation(new
     expect(chat.get_by_text("Thanks! We'll reply to robin@example.com.")).to_be_visible()
 
     agent = new_page()
-    agent.goto(f"{server.url}/agent/")
+    agent.goto(browser_stack.url(0, "/agent/"))
     agent.get_by_label("Username").fill(STAFF_USER)
     agent.get_by_label("Password").fill(STAFF_PASSWORD)
     agent.get_by_role("button", name="Sign in").click()

@@ -4,21 +4,19 @@ device (another browser context, no shared storage); a forged identity sees noth
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from chat.identity import user_hash
-from tests.browser_support import browser, host, server  # noqa: F401 (fixtures)
 from tests.test_browser_widget import BOT_REPLIES, new_context, open_widget, send  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 SECRET = "browser-identity-secret"
 
 
 @pytest.fixture(scope="module")
-def identity_secret(server):
-    server.manage("shell", "-c", f"from chat.models import Site; Site.objects.filter(public_key='demo')"
+def identity_secret(browser_stack):
+    browser_stack.manage("shell", "-c", f"from chat.models import Site; Site.objects.filter(public_key='demo')"
                                  f".update(identity_secret={SECRET!r})")
     return SECRET
 

@@ -6,19 +6,15 @@ import csv
 import io
 import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser_support import ROOT, STAFF_PASSWORD, STAFF_USER, browser, host, server  # noqa: F401 (fixtures)
+from tests.browser_support import STAFF_PASSWORD, STAFF_USER
 
 pytestmark = pytest.mark.browser
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 
 # Set to a folder (e.g. docs/screenshots) to save the dashboard and content-gap screenshots there.
 SCREENSHOTS = os.environ.get("INSIGHTS_SCREENSHOTS")
@@ -47,29 +43,14 @@ def new_page(browser):
 
 
 @pytest.fixture(scope="module")
-def worker(server):
-    """A Celery worker on the server's database and broker (the content gaps run there)."""
-    log = server.workdir / "celery.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--pool", "solo",
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=server.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while b"ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"celery worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
-        yield process
-    finally:
-        os.killpg(process.pid, 9)
-        process.wait(timeout=10)
+def worker(browser_stack):
+    """A Celery worker on the stack's database and broker (the content gaps run there)."""
+    yield browser_stack.start_celery("celery-insights")
+    browser_stack.kill("celery-insights")
 
 
-def sign_in(page, server, to="/insights/?site=demo"):
-    page.goto(f"{server.url}/accounts/login/?next={to}")
+def sign_in(page, stack, to="/insights/?site=demo"):
+    page.goto(stack.url(0, f"/accounts/login/?next={to}"))
     page.get_by_label("Username").fill(STAFF_USER)
     page.get_by_label("Password").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -99,15 +80,15 @@ def table(page, chart):
     return [header, *rows]
 
 
-def ratings_of_four(page, server):
-    page.goto(f"{server.url}/insights/?site=demo")
+def ratings_of_four(page, stack):
+    page.goto(stack.url(0, "/insights/?site=demo"))
     return int(dict(row for row in table(page, "satisfaction")[1:])["4"])
 
 
-def test_a_conversation_rated_4_shows_in_the_dashboards_satisfaction(new_page, server, host):
+def test_a_conversation_rated_4_shows_in_the_dashboards_satisfaction(new_page, browser_stack, host):
     owner = new_page()
-    sign_in(owner, server)
-    before = ratings_of_four(owner, server)
+    sign_in(owner, browser_stack)
+    before = ratings_of_four(owner, browser_stack)
 
     customer = new_page()
     customer.goto(host.page())
@@ -119,15 +100,15 @@ def test_a_conversation_rated_4_shows_in_the_dashboards_satisfaction(new_page, s
     chat.get_by_role("button", name="Send rating").click()
     expect(customer.get_by_role("button", name="Open chat")).to_be_visible()  # the widget closed
 
-    assert ratings_of_four(owner, server) == before + 1
+    assert ratings_of_four(owner, browser_stack) == before + 1
     expect(owner.locator("#kpi-satisfaction")).to_contain_text("/ 5")
-    stored = server.shell("from chat.models import Rating; r = Rating.objects.latest('created'); print(r.score, r.comment)")
-    assert stored == "4 Quick, but I still need a person"
+    stored = browser_stack.shell("from chat.models import Rating; r = Rating.objects.latest('created'); print(r.score, r.comment)")
+    assert stored.strip() == "4 Quick, but I still need a person"
     if SCREENSHOTS:
         owner.screenshot(path=str(Path(SCREENSHOTS) / "insights-dashboard.png"), full_page=True)
 
 
-def test_unanswered_questions_become_a_content_gap_that_one_click_turns_into_an_intent(new_page, server, host, worker):
+def test_unanswered_questions_become_a_content_gap_that_one_click_turns_into_an_intent(new_page, browser_stack, host, worker):
     customer = new_page()
     customer.goto(host.page())
     chat = open_widget(customer)
@@ -135,7 +116,7 @@ def test_unanswered_questions_become_a_content_gap_that_one_click_turns_into_an_
         ask(chat, text, i)
 
     owner = new_page()
-    sign_in(owner, server, "/insights/gaps/?site=demo")
+    sign_in(owner, browser_stack, "/insights/gaps/?site=demo")
     owner.get_by_label("Last").fill("1")
     owner.get_by_role("button", name="Recompute now").click()
     topic = owner.locator(".topic").filter(has_text="gift card").first  # the page reloads when the run is done
@@ -145,7 +126,7 @@ def test_unanswered_questions_become_a_content_gap_that_one_click_turns_into_an_
         owner.screenshot(path=str(Path(SCREENSHOTS) / "insights-content-gaps.png"), full_page=True)
 
     # Curating needs the model permissions, as in the review queue.
-    server.shell(
+    browser_stack.shell(
         "from django.contrib.auth.models import Permission, User; "
         f"User.objects.get(username={STAFF_USER!r}).user_permissions.add("
         "*Permission.objects.filter(codename__in=['add_trainingexample', 'add_intent']))"
@@ -155,16 +136,16 @@ def test_unanswered_questions_become_a_content_gap_that_one_click_turns_into_an_
     topic.get_by_role("button", name="Create intent from these questions").click()
 
     expect(owner.get_by_text("Created intent buying_gift_cards with 6 examples")).to_be_visible()
-    examples = server.shell(
+    examples = browser_stack.shell(
         "from knowledge.models import TrainingExample as T; "
         "print('\\n'.join(sorted(T.objects.filter(intent__name='buying_gift_cards').values_list('text', flat=True))))"
     )
     assert examples.splitlines() == sorted(GIFT_CARDS)
 
 
-def test_a_charts_csv_download_matches_the_numbers_under_it(new_page, server):
+def test_a_charts_csv_download_matches_the_numbers_under_it(new_page, browser_stack):
     page = new_page()
-    sign_in(page, server)
+    sign_in(page, browser_stack)
     for chart in ["rates", "satisfaction", "conversations"]:
         shown = table(page, chart)
         with page.expect_download() as download:

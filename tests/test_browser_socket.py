@@ -13,15 +13,13 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser_support import CHROMIUM, STAFF_PASSWORD, STAFF_USER, launch_browser
-from tests.conftest import services_required
-from tests.stack import Stack
+from tests.browser_support import STAFF_PASSWORD, STAFF_USER, browser_stack
+from tests.conftest import need_chromium
 
 pytestmark = pytest.mark.browser
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 LIMIT = 40
 TOO_LONG = f"Limited to {LIMIT} characters, this one is over by a few"  # 56 characters
@@ -30,25 +28,11 @@ FITS = "x" * (LIMIT - 4) + " end"  # exactly LIMIT characters
 
 @pytest.fixture(scope="module")
 def stack():
-    if not Path(CHROMIUM).exists() and not services_required():
-        pytest.skip("Chromium is not installed (make browser-deps)")
-    # DEBUG serves static/ as it is (no collectstatic); the limit is the point of this module.
-    with Stack(env={"CHAT_MAX_MESSAGE_CHARS": str(LIMIT), "DEBUG": "true", "LOG_LEVEL": "WARNING"}) as live:
-        live.shell(
-            "from django.contrib.auth.models import User\n"
-            f"User.objects.create_user({STAFF_USER!r}, password={STAFF_PASSWORD!r}, is_staff=True, first_name='Alex')"
-        )
+    need_chromium()
+    # Its own stack: the limit is the point of this module.
+    with browser_stack(CHAT_MAX_MESSAGE_CHARS=str(LIMIT)) as live:
+        live.answer_once()
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser(stack):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -11,13 +11,10 @@ import re
 from pathlib import Path
 
 import pytest
-
-from tests.browser_support import browser, host, server  # noqa: F401 (fixtures)
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 BOT_REPLIES = ".from-bot:not(.is-greeting)"
 # True when nothing animates in the document or any shadow root under it (the widget's panel lives in
@@ -34,7 +31,7 @@ SETTLED = """() => {
 
 
 @pytest.fixture
-def new_context(browser, server):
+def new_context(browser, browser_stack):
     contexts = []
 
     def make(**options):
@@ -43,8 +40,8 @@ def new_context(browser, server):
         contexts.append(context)
         return context
 
-    if not server.running:  # a failed restart test must not take the next tests down with it
-        server.start()
+    if not browser_stack.daphne(0).alive():  # a failed restart test must not take the next tests down
+        browser_stack.restart("daphne0")
     yield make
     for context in contexts:
         context.close()
@@ -92,25 +89,25 @@ def test_the_snippet_opens_a_chat_that_answers_and_remembers_it_after_a_reload(p
     expect(chat.locator(BOT_REPLIES)).to_have_count(1)
 
 
-def test_a_message_sent_while_the_server_is_down_is_delivered_once_when_it_is_back(page, host, server):
+def test_a_message_sent_while_the_server_is_down_is_delivered_once_when_it_is_back(page, host, browser_stack):
     page.goto(host.page())
     chat = open_widget(page)
     send(chat, "Hello before the crash")
     expect(chat.locator(BOT_REPLIES)).to_have_count(1)
 
-    server.stop()
+    browser_stack.kill("daphne0")  # SIGKILL, as a crash
     send(chat, "Sent during the outage")
     expect(chat.locator(".from-customer.is-pending")).to_have_count(1)
-    server.start()
+    browser_stack.restart("daphne0")  # on the same port
 
     expect(chat.locator(".from-customer.is-pending")).to_have_count(0, timeout=30_000)
     expect(chat.locator(BOT_REPLIES)).to_have_count(2)
     expect(chat.get_by_text("Sent during the outage", exact=True)).to_have_count(1)
     expect(chat.get_by_text("Hello before the crash", exact=True)).to_have_count(1)
-    assert server.count_messages("Sent during the outage") == 1
+    assert browser_stack.count_messages("Sent during the outage") == 1
 
 
-def test_a_message_still_unsent_when_the_page_closes_is_sent_on_the_next_visit(new_context, host, server):
+def test_a_message_still_unsent_when_the_page_closes_is_sent_on_the_next_visit(new_context, host, browser_stack):
     context = new_context()
     page = context.new_page()
     page.goto(host.page())
@@ -118,11 +115,11 @@ def test_a_message_still_unsent_when_the_page_closes_is_sent_on_the_next_visit(n
     send(chat, "First visit")
     expect(chat.locator(BOT_REPLIES)).to_have_count(1)
 
-    server.stop()
+    browser_stack.kill("daphne0")  # SIGKILL, as a crash
     send(chat, "Typed just before closing the tab")
     expect(chat.locator(".from-customer.is-pending")).to_have_count(1)
     page.close()
-    server.start()
+    browser_stack.restart("daphne0")  # on the same port
 
     page = context.new_page()
     page.goto(host.page())
@@ -130,10 +127,10 @@ def test_a_message_still_unsent_when_the_page_closes_is_sent_on_the_next_visit(n
     expect(chat.locator(".from-customer.is-pending")).to_have_count(0)
     expect(chat.get_by_text("Typed just before closing the tab", exact=True)).to_have_count(1)
     expect(chat.locator(BOT_REPLIES)).to_have_count(2)
-    assert server.count_messages("Typed just before closing the tab") == 1
+    assert browser_stack.count_messages("Typed just before closing the tab") == 1
 
 
-def test_a_site_refuses_a_page_on_an_origin_it_does_not_allow(page, host, server):
+def test_a_site_refuses_a_page_on_an_origin_it_does_not_allow(page, host, browser_stack):
     with page.expect_console_message(lambda m: m.type == "error" and "not allowed" in m.text) as refusal:
         with page.expect_response(re.compile(r"/widget/frame/")) as frame_response:
             page.goto(host.page("restricted"))
@@ -142,7 +139,7 @@ def test_a_site_refuses_a_page_on_an_origin_it_does_not_allow(page, host, server
     assert host.url in refusal.value.text
     expect(page.get_by_role("button", name="Open chat")).to_be_hidden()
     # A page that skips the widget and opens the socket itself is refused by the server too.
-    socket = f"ws://127.0.0.1:{server.port}/ws/chat/?v=1&site=restricted"
+    socket = browser_stack.ws_url(0, "/ws/chat/?v=1&site=restricted")
     refused = page.evaluate(
         """url => new Promise(resolve => {
             const ws = new WebSocket(url); let code = null;
@@ -154,9 +151,9 @@ def test_a_site_refuses_a_page_on_an_origin_it_does_not_allow(page, host, server
     assert refused == ["origin_not_allowed", 4403]
 
 
-def test_a_page_that_lies_about_its_origin_cannot_frame_the_chat(page, host, server):
+def test_a_page_that_lies_about_its_origin_cannot_frame_the_chat(page, host, browser_stack):
     page.goto(host.page("restricted"))
-    lying = f"{server.url}/widget/frame/?site=restricted&origin=https://shop.example.com"
+    lying = browser_stack.url(0, "/widget/frame/?site=restricted&origin=https://shop.example.com")
     with page.expect_response(lying) as response:
         page.evaluate("url => { const f = document.createElement('iframe'); f.src = url; document.body.append(f); }", lying)
 
@@ -187,8 +184,8 @@ def test_html_sent_by_a_customer_is_shown_as_text(page, host):
     assert dialogs == []
 
 
-def test_answer_markup_is_rebuilt_from_an_allowlist(page, server):
-    page.goto(f"{server.url}/healthz")
+def test_answer_markup_is_rebuilt_from_an_allowlist(page, browser_stack):
+    page.goto(browser_stack.url(0, "/healthz"))
     html = page.evaluate(
         """async () => {
             const { safeFragment } = await import('/static/chat/markup.js');
@@ -256,7 +253,7 @@ def test_the_keyboard_opens_and_closes_the_chat(page, host):
     expect(page.get_by_role("button", name="Open chat")).to_be_focused()
 
 
-def test_new_conversation_asks_first_starts_over_and_stays_fresh_after_a_reload(page, host, server):
+def test_new_conversation_asks_first_starts_over_and_stays_fresh_after_a_reload(page, host, browser_stack):
     page.goto(host.page())
     chat = open_widget(page)
     send(chat, "Something to forget")
@@ -272,15 +269,15 @@ def test_new_conversation_asks_first_starts_over_and_stays_fresh_after_a_reload(
     expect(chat.locator(BOT_REPLIES)).to_have_count(0)
     send(chat, "A fresh start")
     expect(chat.locator(BOT_REPLIES)).to_have_count(1)
-    assert server.count_messages("Something to forget") == 1  # never carried into the new chat
+    assert browser_stack.count_messages("Something to forget") == 1  # never carried into the new chat
     page.reload()
     chat = open_widget(page)
     expect(chat.get_by_text("A fresh start", exact=True)).to_have_count(1)
     expect(chat.get_by_text("Something to forget", exact=True)).to_have_count(0)
 
 
-def test_the_full_page_chat_runs_the_same_client(page, server):
-    page.goto(server.url)
+def test_the_full_page_chat_runs_the_same_client(page, browser_stack):
+    page.goto(browser_stack.url())
     expect(page.get_by_role("log")).to_contain_text("demo shop's assistant")
     page.get_by_label("Message").fill("Do you ship abroad?")
     page.keyboard.press("Enter")
@@ -288,8 +285,8 @@ def test_the_full_page_chat_runs_the_same_client(page, server):
     expect(page.get_by_role("button", name="Helpful", exact=True)).to_have_count(0)  # fallbacks get no thumbs
 
 
-def test_a_site_that_asks_for_consent_shows_its_notice_before_the_first_message(page, host, server):
-    server.shell(
+def test_a_site_that_asks_for_consent_shows_its_notice_before_the_first_message(page, host, browser_stack):
+    browser_stack.shell(
         "from chat.models import Site\n"
         "demo = Site.objects.get(public_key='demo')\n"
         "Site.objects.update_or_create(public_key='consent-shop', defaults=dict(name='Consent shop', "
@@ -305,7 +302,7 @@ def test_a_site_that_asks_for_consent_shows_its_notice_before_the_first_message(
     expect(chat.get_by_label("Message")).to_be_visible()
     send(chat, "Where is my parcel?")
     expect(chat.locator(BOT_REPLIES)).to_have_count(1)
-    consent = server.shell(
+    consent = browser_stack.shell(
         "from chat.models import Visitor\n"
         "v = Visitor.objects.filter(site__public_key='consent-shop').latest('created')\n"
         "print(v.consent_version, v.consent_at is not None)"

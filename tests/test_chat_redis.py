@@ -5,7 +5,7 @@ import os
 import pytest
 from channels.layers import channel_layers
 
-from tests.conftest import chat_communicator, receive_reply, services_required, until_tabs_know_each_other
+from tests.conftest import chat_communicator, need_redis, receive_reply, until_tabs_know_each_other
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
@@ -14,10 +14,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 @pytest.fixture
 def redis_layer(settings):
-    if not REDIS_URL:
-        if services_required():
-            pytest.fail("REDIS_URL is not set but CI requires the real Redis channel layer")
-        pytest.skip("REDIS_URL not set")
+    need_redis()
     from config.settings import redis_channel_layer
 
     layer = redis_channel_layer(REDIS_URL)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,7 +18,7 @@ from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 
 from chat.models import Conversation, Message, Visitor
-from tests.conftest import chat_communicator, receive_reply, services_required
+from tests.conftest import chat_communicator, need_postgres, need_redis_server, receive_reply
 from tests.proxy import Proxy
 from tests.stack import ChatClient, RedisServer, Stack, free_port
 
@@ -47,18 +45,9 @@ async def test_a_chat_opens_and_is_answered_while_redis_is_unreachable(site, fak
     assert counts == (1, 2)
 
 
-def missing(reason: str) -> None:
-    if services_required():
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
-
 @pytest.mark.services
 def test_while_postgresql_is_unreachable_nothing_is_acked_unstored_and_the_chat_recovers():
-    url = os.environ.get("DATABASE_URL", "")
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        missing("DATABASE_URL does not point to PostgreSQL")
+    parts = urlsplit(need_postgres())
     with Proxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
         through_proxy = urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}"
                                                   f"{':' + parts.password if parts.password else ''}"
@@ -141,10 +130,8 @@ async def test_a_chat_that_fails_to_open_leaves_no_conversation_behind(site, fak
 def test_a_chat_opened_while_redis_is_down_is_heard_on_other_processes_once_redis_is_back():
     from chat.layers import MAX_RETRY_DELAY
 
-    if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
-        missing("DATABASE_URL does not point to PostgreSQL")
-    if not os.environ.get("REDIS_URL") or not shutil.which("redis-server"):
-        missing("REDIS_URL not set or redis-server not installed")
+    need_postgres()
+    need_redis_server()
     env = {"CHAT_RATE_PER_MINUTE": "10000", "CHAT_RATE_PER_IP_PER_MINUTE": "100000"}
     with RedisServer() as redis, Stack(2, redis_url=redis.url, env=env) as stack:
 

@@ -1,7 +1,8 @@
 """Faults on a live stack: Daphne killed mid-conversation, Redis restarted, the Celery worker killed mid-retrain.
 
 Each test runs the real processes through tests/stack.py on a throwaway database and a private
-redis-server, so nothing shared is disturbed. CI (REQUIRE_SERVICES=1) fails when a service is missing.
+redis-server, so nothing shared is disturbed. A missing service skips them here and fails them in CI
+(tests.conftest.missing).
 """
 
 from __future__ import annotations
@@ -9,15 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import services_required
+from tests.conftest import need_postgres, need_redis_server
 from tests.stack import ROOT, ChatClient, RedisServer, Stack
 
 pytestmark = [pytest.mark.services]
@@ -28,34 +27,15 @@ QUESTIONS = ["Where is my order?", "How long does shipping take?", "Can I pay wi
              "I want to return an item", "Do you ship to Canada?", "When will I get my refund?"]
 
 
-def missing(reason: str) -> None:
-    if services_required():
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if urlsplit(url).scheme not in ("postgres", "postgresql"):
-        missing("DATABASE_URL does not point to PostgreSQL")
-    try:
-        import psycopg
-
-        psycopg.connect(urlsplit(url)._replace(scheme="postgresql", path="/postgres", query="").geturl(),
-                        connect_timeout=5).close()
-    except Exception as exc:
-        missing(f"PostgreSQL at DATABASE_URL is not reachable: {exc}")
-    return url
+    return need_postgres()
 
 
 @pytest.fixture
 def redis():
     """A private redis-server (needs the binary, as on the CI machine) that a test may restart."""
-    if not os.environ.get("REDIS_URL"):
-        missing("REDIS_URL not set")
-    if shutil.which("redis-server") is None:
-        missing("redis-server is not installed; the fault tests run their own instance")
+    need_redis_server()
     with RedisServer() as server:
         yield server
 

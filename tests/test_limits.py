@@ -5,7 +5,6 @@ unreachable) each process keeps its own.
 """
 
 import asyncio
-import os
 import time
 import uuid
 
@@ -15,7 +14,7 @@ from channels.db import database_sync_to_async
 from chat import limits as limits_module
 from chat.limits import Limits
 from chat.models import Message
-from tests.conftest import chat_communicator, services_required
+from tests.conftest import chat_communicator, need_redis
 from tests.stack import free_port
 
 
@@ -79,11 +78,7 @@ async def test_too_many_chats_from_one_address_are_refused_with_a_close_code(sit
 
 @pytest.fixture
 def redis_url(settings):
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        if services_required():
-            pytest.fail("REDIS_URL is not set (REQUIRE_SERVICES=1)")
-        pytest.skip("REDIS_URL not set")
+    url = need_redis()
     settings.REDIS_URL = url
     return url
 

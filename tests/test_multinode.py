@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import time
 import urllib.request
-from urllib.parse import urlsplit
 
 import pytest
 import redis
 
-from tests.conftest import services_required
+from tests.conftest import missing, need_postgres, need_redis_server
 from tests import nginx
 from tests.nginx import Nginx
 from tests.stack import PYTHON, ChatClient, Process, RedisServer, Stack, StackError, free_port
@@ -35,12 +33,6 @@ ENV = {
     # A quick retrain is enough to show where it is served.
     "RETRAIN_EPOCHS": "1", "RETRAIN_MIN_ACCURACY": "0", "RETRAIN_GATE_TOLERANCE": "1",
 }
-
-
-def missing(reason: str) -> None:
-    if services_required():
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 class Deployment:
@@ -97,10 +89,8 @@ class Deployment:
 
 @pytest.fixture
 def deployment(monkeypatch):
-    if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
-        missing("DATABASE_URL does not point to PostgreSQL")
-    if not os.environ.get("REDIS_URL") or shutil.which("redis-server") is None:
-        missing("REDIS_URL not set or redis-server not installed")
+    need_postgres()
+    need_redis_server()
     if nginx.binary() is None:
         missing("nginx is not installed (make services-deps installs Debian's)")
     if shutil.which("openssl") is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
 import time
 import urllib.parse
 import urllib.request
@@ -14,7 +13,7 @@ import uuid
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import services_required
+from tests.conftest import need_redis_server
 from tests.stack import RedisServer, Stack
 
 pytestmark = [
@@ -90,8 +89,7 @@ def wait_for(predicate, timeout: float, message: str, every: float = 1.0):
 
 @pytest.fixture(scope="module")
 def stack():
-    if not os.environ.get("REDIS_URL") and not services_required():
-        pytest.skip("needs Redis (REDIS_URL) for two web processes and the worker")
+    need_redis_server()  # two web processes and the worker meet in Redis
     with RedisServer() as redis, Stack(daphnes=2, celery=True, redis_url=redis.url,
                                        env={"BUNDLE_POLL_SECONDS": "1", "RETRAIN_EPOCHS": "10"}) as live:
         live.manage("retrain")  # the first model, so there is something to swap from

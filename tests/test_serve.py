@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from chat.management.commands.serve import CrashLoop, Supervisor
-from tests.conftest import services_required
+from tests.conftest import need_postgres, need_redis_server
 from tests.stack import ROOT, ChatClient, RedisServer, Stack, free_port
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
@@ -178,18 +176,10 @@ def cmdline(pid: int) -> list[str]:
 # The whole product under `manage.py serve`, on a throwaway database and a private Redis.
 
 
-def missing(reason: str) -> None:
-    if services_required():
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
-
 @pytest.mark.services
 def test_chats_resume_after_the_web_process_is_killed_and_nothing_is_left_behind():
-    if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
-        missing("DATABASE_URL does not point to PostgreSQL")
-    if not os.environ.get("REDIS_URL") or shutil.which("redis-server") is None:
-        missing("REDIS_URL not set or redis-server not installed")
+    need_postgres()
+    need_redis_server()
     port = free_port()
     with RedisServer() as redis, Stack(0, redis_url=redis.url) as stack:
         log = stack.workdir / "serve.log"

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.cookiejar
 import json
-import os
 import re
-import shutil
 import time
 import urllib.error
 import urllib.parse
@@ -17,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import services_required
+from tests.conftest import need_postgres, need_redis_server
 from tests.stack import RedisServer, Stack
 
 pytestmark = [pytest.mark.services]
@@ -25,20 +23,10 @@ pytestmark = [pytest.mark.services]
 TIMEOUT = 30
 
 
-def missing(reason: str) -> None:
-    if services_required():
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def stack():
-    if not os.environ.get("REDIS_URL"):
-        missing("REDIS_URL not set")
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        missing("DATABASE_URL does not point to PostgreSQL")
-    if shutil.which("redis-server") is None:
-        missing("redis-server is not installed; this test runs its own instance")
+    need_postgres()
+    need_redis_server()
     with RedisServer() as redis, Stack(2, redis_url=redis.url) as live:
         live.shell(
             "from django.contrib.auth.models import User\n"
