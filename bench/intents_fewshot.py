@@ -26,7 +26,7 @@ def main() -> None:
 
     from knowledge.csvfiles import read_labelled_csv
     from training.evaluation import evaluate
-    from training.model import TqdmProgress
+    from training.fit import TqdmProgress
 
     folder = args.data_dir / "banking77"
     texts, intents = read_labelled_csv(folder / "train.csv", intent_column="category", oos_label=None)

@@ -1,7 +1,7 @@
 """The intent model at serving time: text preprocessing and the TFLite predictor.
 
 This module is imported by the web process, so it must never import TensorFlow. Training
-(`training/model.py`) imports the same `Preprocessor` so that training-time and serving-time
+(`training/architecture.py`, `training/fit.py`) imports the same `Preprocessor` so that training-time and serving-time
 text handling are one code path.
 """
 

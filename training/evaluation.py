@@ -12,7 +12,7 @@ import numpy as np
 from serving.intents import IntentModel, decide
 from training.export import export_trained
 from training.metrics import OOS, metrics, name, write_report
-from training.model import Progress, TrainedIntentModel, fine_tune
+from training.fit import Progress, TrainedIntentModel, fine_tune
 
 def baseline_predict(
     train_texts: list[str], train_intents: list[str | None], test_texts: list[str]

@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np  # noqa: E402
 
-from training.model import TrainedIntentModel, build_model, predict_logits, softmax  # noqa: E402
+from training.fit import TrainedIntentModel
+from training.architecture import build_model, predict_logits
+from training.calibration import softmax
 from serving.intents import (  # noqa: E402
     BATCH_SIZE,
     BATCH_TFLITE_PATTERN,

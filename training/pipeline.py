@@ -271,7 +271,7 @@ def _retrain_locked(run: TrainingRun) -> TrainingRun:
 def _train_and_publish(run: TrainingRun, draft: registry.Draft) -> TrainingRun:
     from serving.intents import IntentModel
     from training.export import export_trained
-    from training.model import fine_tune
+    from training.fit import fine_tune
 
     started = time.monotonic()
     texts, intents = dataset()

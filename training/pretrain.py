@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from training.dataset import pretraining_corpus
-from training.model import DEFAULT_CONFIG, OOS_LABEL, Progress, build_model, build_vocab, save_base, train_epochs
+from training.architecture import DEFAULT_CONFIG, build_model, build_vocab
+from training.fit import OOS_LABEL, Progress, train_epochs
+from training.base import save_base
 
 
 def pretrain(

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 def _intent_model(directory: Path, data_dir: Path) -> Any:
     """An exported intent model from `directory`; fine-tuned there first when it holds none.
 
-    The fine-tune is the product's own (training.model.fine_tune from BASE_MODEL_DIR) on
+    The fine-tune is the product's own (training.fit.fine_tune from BASE_MODEL_DIR) on
     BANKING77's train split. Imported here: retrieval modules import neither chat nor
     training (STYLE.md §5), and only this benchmark needs them.
     """
@@ -23,7 +23,7 @@ def _intent_model(directory: Path, data_dir: Path) -> Any:
 
     if not (directory / "labels.json").exists():
         from training.export import export_trained
-        from training.model import fine_tune
+        from training.fit import fine_tune
 
         with open(data_dir / "banking77" / "train.csv", newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))

@@ -30,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from knowledge.csvfiles import CsvError, read_labelled_csv
         from training.evaluation import evaluate
-        from training.model import TqdmProgress
+        from training.fit import TqdmProgress
 
         columns = {"text_column": options["text_column"], "intent_column": options["intent_column"], "oos_label": options["oos_label"]}
         try:

@@ -25,7 +25,7 @@ def _fine_tuned_intent_encoder(texts: list[str], intents: list[str], workspace: 
     """
     from serving.intents import IntentModel
     from training.export import export_trained
-    from training.model import fine_tune
+    from training.fit import fine_tune
 
     trained = fine_tune(texts, list(intents), settings.BASE_MODEL_DIR)
     export_trained(trained, workspace / "intent")

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
 
     def handle(self, *args, **options):
-        from training.model import TqdmProgress
+        from training.fit import TqdmProgress
         from training.pretrain import pretrain
 
         data_dir = options["data_dir"]
