@@ -14,7 +14,9 @@ Steps:
   4. The dashboard page for the shop over all the days (Django's test client, a staff user), its
      eight SVG charts and a CSV; first request and the median of `--repeat`; today computed live.
   5. The shop's content gaps over the last 30 days (no trained model: the TF-IDF half).
-The database is dropped at the end (unless --keep). Prints one JSON object.
+With --screenshots DIR, Daphne then serves that database and Chromium saves the dashboard and the
+content gaps there (docs/screenshots/insights-*.png were made with `--messages 200000 --screenshots
+docs/screenshots`). The database is dropped at the end (unless --keep). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -182,6 +184,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
+    parser.add_argument("--screenshots", type=Path, help="save screenshots of the dashboard and content gaps here")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -191,6 +194,10 @@ def main() -> None:
     try:
         setup_django(database.url)
         report = run(database, args)
+        if args.screenshots:
+            report["screenshots"] = screenshots(database.url, args.screenshots)
+        if args.keep:
+            report["database_url"] = database.url
     finally:
         from django.db import connections
 
@@ -271,6 +278,60 @@ def run(database: Database, args: argparse.Namespace) -> dict:
                          "topics": gap_run.topics.count(), "encoder": gap_run.encoder, "status": gap_run.status},
         "shop_figures": {k: v for k, v in figures.items() if k != "by_model_version"},
     }
+
+
+def screenshots(url: str, out: Path) -> list[str]:
+    """Serve the benchmark's database with Daphne and save the two insights pages as PNGs."""
+    import signal
+    import subprocess
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import launch_browser
+    from tests.stack import free_port
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "true", "SECURE_HTTPS": "false", "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                              cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        with sync_playwright() as playwright:
+            browser = launch_browser(playwright)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(120_000)
+            page.goto(f"{base}/accounts/login/?next=/insights/")
+            page.get_by_label("Username").fill("owner")
+            page.get_by_label("Password").fill("bench-password-123")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{base}/insights/")
+            for name, path in (("insights-dashboard.png", "/insights/?site=shop"),
+                               ("insights-content-gaps.png", "/insights/gaps/?site=shop")):
+                page.goto(base + path)
+                for image in page.locator("img").all():  # lazy charts: bring each in and wait for it
+                    image.scroll_into_view_if_needed()
+                    while not image.evaluate("i => i.complete && i.naturalWidth > 0"):
+                        time.sleep(0.1)
+                page.screenshot(path=str(out / name), full_page=True)
+                written.append(str(out / name))
+            browser.close()
+        return written
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

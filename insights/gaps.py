@@ -11,7 +11,7 @@ compute(run):
   3. cluster by meaning: agglomerative clustering, average linkage on 1 - similarity, cut at
      DISTANCE (DISTANCE_WITH_MODEL when the bundle's encoder took part; no number of topics to guess);
   4. store each topic with its size, customers affected, trend (newer vs older half of the
-     window), reasons and samples (closest to the topic's centre first), ranked by customers.
+     questions' span), reasons and samples (closest to the topic's centre first), ranked by customers.
 Progress is written on the run as it goes, for the page that polls it.
 """
 
@@ -183,7 +183,11 @@ def compute(run_id: int) -> GapRun:
         similarity, encoder = similarities([gap.text for gap in gaps]) if gaps else (np.zeros((0, 0)), "")
         _progress(run, 60, "grouping into topics", encoder=encoder)
         labels = cluster(similarity, DISTANCE_WITH_MODEL if encoder.startswith("bundle") else DISTANCE)
-        topics = _topics(run, gaps, similarity, labels, start + (end - start) / 2)
+        # The trend compares the newer and the older half of the questions' own span: with more
+        # than MAX_MESSAGES in the window only the newest are kept, which would all look "new".
+        oldest = min((gap.created for gap in gaps), default=start)
+        newest = max((gap.created for gap in gaps), default=end)
+        topics = _topics(run, gaps, similarity, labels, oldest + (newest - oldest) / 2)
         with transaction.atomic():
             GapTopic.objects.filter(run=run).delete()
             GapTopic.objects.bulk_create(topics)

@@ -100,6 +100,10 @@ class GapTopic(models.Model):
     def __str__(self) -> str:
         return f"#{self.rank} {self.label} ({self.size})"
 
+    def reason_list(self) -> list[tuple[str, int]]:
+        """Why the answers missed, for people: ("clarify not taken", 3), most frequent first."""
+        return [(reason.replace("_", " "), n) for reason, n in self.reasons.items()]
+
     @property
     def trend(self) -> str:
         """Newer half of the window against the older half: rising, falling or steady."""
