@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -270,3 +272,49 @@ class DeliverySerializer(serializers.ModelSerializer):
         fields = ["id", "event", "status", "attempts", "last_status", "last_response_ms", "last_error",
                   "next_attempt", "created", "delivered"]
         read_only_fields = fields
+
+
+class InsightsQuery(serializers.Serializer):
+    start = serializers.DateField(required=False, help_text="First day (default: 29 days before end).")
+    end = serializers.DateField(required=False, help_text="Last day, inclusive (default: today).")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        from insights.metrics import MAX_DAYS
+
+        end = data.get("end") or timezone.now().date()
+        start = data.get("start") or end - timedelta(days=29)
+        if start > end or (end - start).days >= MAX_DAYS:
+            raise serializers.ValidationError(f"start must be on or before end, at most {MAX_DAYS} days apart")
+        return {"start": start, "end": end}
+
+
+class Rates(serializers.Serializer):
+    conversations = serializers.IntegerField()
+    customer_messages = serializers.IntegerField()
+    bot_replies = serializers.IntegerField()
+    containment_rate = serializers.FloatField(allow_null=True)
+    handoff_rate = serializers.FloatField(allow_null=True)
+    fallback_rate = serializers.FloatField(allow_null=True)
+    clarify_rate = serializers.FloatField(allow_null=True)
+    csat_average = serializers.FloatField(allow_null=True)
+    csat_count = serializers.IntegerField()
+    thumbs_up = serializers.IntegerField()
+    thumbs_down = serializers.IntegerField()
+    median_first_response_s = serializers.FloatField(allow_null=True)
+    median_agent_response_s = serializers.FloatField(allow_null=True)
+
+
+class VersionRates(Rates):
+    version = serializers.CharField()
+
+
+class DayRates(Rates):
+    day = serializers.DateField()
+
+
+class InsightsSerializer(Rates):
+    site = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    by_model_version = VersionRates(many=True)
+    days = DayRates(many=True)

@@ -15,6 +15,7 @@ router.register("webhooks", views.WebhookViewSet, basename="webhook")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
+    path("v1/insights/", views.InsightsView.as_view(), name="api-insights"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, views, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -279,6 +279,21 @@ class WebhookViewSet(viewsets.ModelViewSet):
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
         page = self.paginate_queryset(Delivery.objects.filter(webhook=self.get_object()))
         return self.get_paginated_response(s.DeliverySerializer(page, many=True).data)
+
+
+class InsightsView(views.APIView):
+    """The site's figures (docs/insights.md): the dashboard's numbers over a date range."""
+
+    @extend_schema(summary="The site's figures over a date range: totals, per model version, per day",
+                   parameters=[s.InsightsQuery], responses=s.InsightsSerializer)
+    def get(self, request: Request) -> Response:
+        from insights.metrics import summarize
+
+        query = s.InsightsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        summary = summarize(request.auth.site, query.validated_data["start"], query.validated_data["end"])
+        days = [{"day": day.isoformat(), **figures.rates()} for day, figures in sorted(summary.days.items())]
+        return Response({**summary.as_json(), "days": days})
 
 
 @extend_schema(exclude=True)

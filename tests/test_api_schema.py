@@ -70,3 +70,7 @@ def test_the_docs_page_loads_its_assets_from_this_server():
     for asset in assets:
         assert asset.startswith("/static/")
         assert finders.find(asset.removeprefix("/static/")), asset
+
+
+def test_the_insights_figures_are_in_the_schema(schema):
+    assert "get" in schema["paths"]["/api/v1/insights/"]
