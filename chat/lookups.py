@@ -63,6 +63,13 @@ def pending(conversation_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
                 .values_list("pk", "pending_lookup"))
 
 
+def customers(conversation_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """The verified customers of these conversations (chat/identity.py): {"id", "email"} by conversation."""
+    rows = Conversation.objects.filter(pk__in=set(conversation_ids)).exclude(visitor__external_id="").values_list(
+        "pk", "visitor__external_id", "visitor__email")
+    return {pk: {"id": external_id, "email": email} for pk, external_id, email in rows}
+
+
 def remember(conversation_id: int, state: dict[str, Any]) -> None:
     Conversation.objects.filter(pk=conversation_id).update(pending_lookup=state)
 
@@ -73,6 +80,7 @@ class Job:
 
     lookup: Lookup
     values: dict[str, str] = field(default_factory=dict)
+    customer: dict[str, str] | None = None  # a verified customer (docs/widget.md), for the shop to check
     text: str = ""
     ok: bool = False
 
@@ -95,8 +103,10 @@ def start(lookup: Lookup, text: str, known: dict[str, str] | None = None) -> Job
 def run(job: Job) -> Job:
     """Ask the shop's endpoint and fill the template (never raises: a failure is an honest answer)."""
     lookup = job.lookup
-    body = json.dumps({"id": str(uuid.uuid4()), "intent": lookup.intent.name, "values": job.values},
-                      separators=(",", ":"), sort_keys=True)
+    request = {"id": str(uuid.uuid4()), "intent": lookup.intent.name, "values": job.values}
+    if job.customer:
+        request["customer"] = job.customer
+    body = json.dumps(request, separators=(",", ":"), sort_keys=True)
     headers = {"Content-Type": "application/json",
                outbound.SIGNATURE_HEADER: outbound.sign(lookup.secret, int(time.time()), body)}
     result = outbound.post(lookup.url, body.encode(), headers, timeout=lookup.timeout_seconds)

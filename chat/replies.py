@@ -292,6 +292,9 @@ def _answer_lookups(questions: list[Question], answers: dict[int, _Answer], jobs
                 "intent": job.lookup.intent.name, "confidence": None, "suggestions": [TALK_TO_PERSON]})
         else:
             ready.append(i)
+    verified = lookups.customers(questions[i].conversation_id for i in ready) if ready else {}
+    for i in ready:
+        jobs[i].customer = verified.get(questions[i].conversation_id)
     for i, job in zip(ready, lookups.run_all([jobs[i] for i in ready]), strict=True):
         answers[i] = _Answer(job.text, Message.Source.LOOKUP, {
             "intent": job.lookup.intent.name, "confidence": None, "suggestions": [] if job.ok else [TALK_TO_PERSON]})

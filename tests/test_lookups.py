@@ -100,6 +100,7 @@ def test_an_order_number_in_the_question_is_looked_up_and_answered(order_status,
     assert (answer.source, answer.intent) == ("lookup", "order_status")
     assert shop.requests == [{**shop.requests[0], "intent": "order_status", "values": {"order_number": "10482"},
                               "signed": True}]
+    assert "customer" not in shop.requests[0]  # an anonymous chat
 
 
 def test_without_the_number_the_bot_asks_for_it_and_the_next_message_completes_it(order_status, chat, shop):
@@ -118,6 +119,14 @@ def test_asked_for_the_number_a_customer_may_change_the_subject(order_status, ch
     assert ask(chat, "how do refunds work").text == refund_intent.answer
     chat.refresh_from_db()
     assert chat.pending_lookup == {} and not shop.requests
+
+
+def test_a_verified_customer_is_named_to_the_shop(order_status, site, shop):
+    from chat.identity import Identity
+
+    chat = open_conversation(site, None, identity=Identity("u-1042", "Ada", "ada@example.com"))[0]
+    ask(chat, "where is my order 10482")
+    assert shop.requests[0]["customer"] == {"id": "u-1042", "email": "ada@example.com"}
 
 
 def test_an_unknown_order_is_said_so_and_a_person_offered(order_status, chat):
