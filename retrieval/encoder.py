@@ -46,6 +46,9 @@ SMALL_HYBRID_TEXTS = 20_000
 SMALL_CORPUS = 2000
 
 
+# The lexical encoder's file format; a load of any other refuses (no guessing at missing keys).
+LEXICAL_FORMAT = 2
+
 class Encoder(Protocol):
     dim: int
 
@@ -182,6 +185,7 @@ class LexicalEncoder:
         np.save(directory / "idf.npy", self.idf)
         np.save(directory / "components.npy", self.components)
         config = {
+            "format": LEXICAL_FORMAT,
             "analyzer": "char_wb",
             "ngram_range": [2, 5],
             "n_features": self.N_FEATURES,
@@ -195,14 +199,16 @@ class LexicalEncoder:
     def load(cls, directory: Path) -> LexicalEncoder:
         directory = Path(directory)
         config = json.loads((directory / "config.json").read_text())
+        if config.get("format") != LEXICAL_FORMAT:
+            raise ValueError(f"lexical encoder in {directory} has format {config.get('format')!r}, expected {LEXICAL_FORMAT}")
         if config["n_features"] != cls.N_FEATURES or config["ngram_range"] != [2, 5]:
             raise ValueError(f"lexical encoder in {directory} was written by other code")
         return cls(
             np.load(directory / "columns.npy"),
             np.load(directory / "idf.npy"),
             np.load(directory / "components.npy"),
-            unit=bool(config.get("unit", True)),
-            unknown_idf=config.get("unknown_idf"),
+            unit=bool(config["unit"]),
+            unknown_idf=config["unknown_idf"],
         )
 
 

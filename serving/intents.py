@@ -20,7 +20,7 @@ from typing import Any, cast
 import numpy as np
 
 # Bump when the files written by training/export.py change meaning; load() refuses other versions.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the tokenizer always records whether it repairs spelling
 
 TFLITE_FILE = "model.tflite"
 # The same model with a static batch of BATCH_SIZE texts of at most <steps> words (TFLite cannot
@@ -189,7 +189,7 @@ class Preprocessor:
             max_sub=data["max_sub"],
             max_bag=data["max_bag"],
             buckets=data["buckets"],
-            spelling=data.get("spelling", False),  # tokenizers written before it had none
+            spelling=bool(data["spelling"]),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from retrieval.encoder import (
     HybridEncoder,
@@ -78,17 +79,17 @@ def test_the_hybrid_lexical_half_scores_an_unrelated_question_near_zero():
     assert abs(float(np.linalg.norm(tickets[0])) - 1) < 0.1  # a fitted text stays near unit
 
 
-def test_a_lexical_encoder_saved_before_the_unit_option_embeds_as_it_did(tmp_path):
+def test_a_lexical_encoder_of_another_format_is_refused_not_guessed_at(tmp_path):
     import json
 
     encoder = LexicalEncoder.fit(TEXTS, dim=5)
     encoder.save(tmp_path)
+    assert np.allclose(LexicalEncoder.load(tmp_path).embed(TEXTS), encoder.embed(TEXTS))
     config = json.loads((tmp_path / "config.json").read_text())
-    del config["unit"], config["unknown_idf"]
+    del config["format"], config["unit"], config["unknown_idf"]  # as written before formats were versioned
     (tmp_path / "config.json").write_text(json.dumps(config))
-    old = LexicalEncoder.load(tmp_path)
-    assert old.unit and old.unknown_idf is None
-    assert np.allclose(np.linalg.norm(old.embed(TEXTS), axis=1), 1, atol=1e-5)
+    with pytest.raises(ValueError, match="format"):
+        LexicalEncoder.load(tmp_path)
 
 
 def test_too_few_texts_fall_back_to_the_base_encoder():

@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object")
 
     def handle(self, *args, run_async, if_none_active, as_json, **options):
-        if if_none_active and registry.active_version():
+        if if_none_active and registry.active_bundle() is not None:
             return self.emit(as_json, {"status": "skipped", "active": registry.active_version()})
         if run_async:
             from django.db import transaction
