@@ -122,6 +122,13 @@ T: dict[str, dict[str, str]] = {
     "The chat needs JavaScript.": {"de": "Der Chat benötigt JavaScript.", "fr": "Le chat nécessite JavaScript.",
                                    "es": "El chat necesita JavaScript."},
     # The widget (JavaScript catalog).
+    "Open chat": {"de": "Chat öffnen", "fr": "Ouvrir le chat", "es": "Abrir el chat"},
+    "Open chat, %(count)s unread message": {"de": "Chat öffnen, %(count)s ungelesene Nachricht",
+                                            "fr": "Ouvrir le chat, %(count)s message non lu",
+                                            "es": "Abrir el chat, %(count)s mensaje sin leer"},
+    "Open chat, %(count)s unread messages": {"de": "Chat öffnen, %(count)s ungelesene Nachrichten",
+                                             "fr": "Ouvrir le chat, %(count)s messages non lus",
+                                             "es": "Abrir el chat, %(count)s mensajes sin leer"},
     "Stop waiting and chat with the bot": {"de": "Nicht mehr warten und mit dem Bot chatten",
                                            "fr": "Ne plus attendre et discuter avec le bot",
                                            "es": "Dejar de esperar y hablar con el bot"},

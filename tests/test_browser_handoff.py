@@ -167,8 +167,9 @@ def test_the_console_shows_the_customers_email_page_and_earlier_conversation(new
 def test_a_german_site_shows_german_in_the_widget_its_notices_and_the_fallback(new_page, host, smtp):
     page = new_page()
     page.goto(host.page("german-shop"))
-    page.get_by_role("button", name="Open chat").click()  # the launcher is the shop page's (English there)
+    page.get_by_role("button", name="Chat öffnen").click()  # the launcher on the shop's page speaks German too
     chat = page.frame_locator("chat-widget iframe")
+    expect(page.get_by_role("button", name="Chat schließen")).to_be_visible()
     log = chat.get_by_role("log", name="Gespräch")
     expect(chat.get_by_text("Antwortet sofort")).to_be_visible()
     expect(chat.get_by_label("Nachricht")).to_have_attribute("placeholder", "Nachricht schreiben…")

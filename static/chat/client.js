@@ -16,7 +16,7 @@ import { Notices } from "./notices.js";
 import { applyPalette } from "./palette.js";
 import { notHelpfulCard, RatingCard } from "./rating.js";
 import { browserStorage } from "./storage.js";
-import { gettext } from "./i18n.js";
+import { format, gettext } from "./i18n.js";
 
 const INPUT_MAX_HEIGHT_PX = 140;
 const RATE_NOTICE_MS = 6000;
@@ -330,7 +330,13 @@ export function mountChat(root, options = {}) {
     // A returning visitor: connect now so agent replies light the launcher's badge.
     connection.start();
   }
-  embedding.ready({ name: config.name, position: config.position, ...colors });
+  // The launcher and panel on the host page speak the site's language too (the loader has no catalog).
+  const labels = {
+    open: gettext("Open chat"), close: gettext("Close chat"),
+    title: format(gettext("Chat with %(name)s"), { name: config.name || "" }),
+    unreadOne: gettext("Open chat, %(count)s unread message"), unreadMany: gettext("Open chat, %(count)s unread messages"),
+  };
+  embedding.ready({ name: config.name, position: config.position, labels, ...colors });
   return { connection, send, setOpen };
 }
 

@@ -164,9 +164,13 @@
     } catch (e) { /* storage blocked here too: memory only */ }
   }
 
+  // The frame's words for the launcher, in the site's language (English until it says).
+  var words = { open: "Open chat", close: "Close chat", unreadOne: "Open chat, %(count)s unread message",
+                unreadMany: "Open chat, %(count)s unread messages" };
+
   function label() {
-    var name = open ? "Close chat" : "Open chat";
-    if (!open && unread) name += ", " + unread + (unread === 1 ? " unread message" : " unread messages");
+    var name = open ? words.close : words.open;
+    if (!open && unread) name = (unread === 1 ? words.unreadOne : words.unreadMany).replace("%(count)s", String(unread));
     launcher.setAttribute("aria-label", name);
     launcher.setAttribute("aria-expanded", String(open));
     badge.textContent = unread > 9 ? "9+" : String(unread);
@@ -235,8 +239,12 @@
       if (data.onAccent) host.style.setProperty("--cw-on-accent", data.onAccent);
       if (data.ink) host.style.setProperty("--cw-ink", data.ink);
       wrapper.classList.toggle("left", data.position === "left");
-      panel.setAttribute("aria-label", "Chat with " + (data.name || "us"));
-      frame.title = "Chat with " + (data.name || "us");
+      var labels = data.labels && typeof data.labels === "object" ? data.labels : {};
+      for (var key in words) if (typeof labels[key] === "string" && labels[key]) words[key] = labels[key];
+      var title = typeof labels.title === "string" && labels.title ? labels.title : "Chat with " + (data.name || "us");
+      panel.setAttribute("aria-label", title);
+      frame.title = title;
+      label();
       launcher.hidden = false;
       if (open) tell("open"); // a frame reloaded by identify() while the panel was open
     } else if (data.type === "message") {
