@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from chat import review
 from chat.models import Conversation, Message
-from chat.replies import ASK_FOR_HUMAN, TALK_TO_PERSON
+from chat.replies import ASK_FOR_HUMAN, is_talk_to_person
 from insights.models import GapRun, GapTopic
 from knowledge.models import Intent, TrainingExample
 from privacy.redaction import redact
@@ -115,7 +115,7 @@ def collect(site_id: int, start: dt.datetime, end: dt.datetime) -> list[Gap]:
             .values_list("pk", "text", "conversation__visitor_id", "created"))
     found = []
     for pk, text, visitor_id, created in rows:
-        if text.strip().lower() == TALK_TO_PERSON.lower() or ASK_FOR_HUMAN.search(text):
+        if is_talk_to_person(text) or ASK_FOR_HUMAN.search(text):
             continue  # asking for a person is not a question the bot failed
         gap = gaps[pk]
         found.append(Gap(pk, redact(text).strip(), visitor_id, created, gap.reasons))

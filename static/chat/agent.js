@@ -197,7 +197,7 @@ function renderFacts() {
   const status = row ? row.status : "bot";
   const mine = row && row.status === "human" && row.agent === me;
   $("join").hidden = Boolean(mine);
-  $("release").disabled = !(status === "human" || status === "waiting");
+  $("release").disabled = !(status === "human" || status === "waiting" || status === "offline");
   $("close").disabled = status === "closed";
 }
 
