@@ -49,6 +49,7 @@ DISTANCE = 0.85
 DISTANCE_WITH_MODEL = 0.75
 LEXICAL_WEIGHT = 0.5
 SAMPLES = 8
+KEEP_RUNS = 3  # per site: older runs (and the texts in their samples) are deleted
 
 
 @dataclass
@@ -192,6 +193,8 @@ def compute(run_id: int) -> GapRun:
             GapTopic.objects.filter(run=run).delete()
             GapTopic.objects.bulk_create(topics)
             _progress(run, 100, f"{len(topics)} topics", status=GapRun.Status.DONE, finished=timezone.now())
+            older = GapRun.objects.filter(site_id=run.site_id).order_by("-created").values_list("pk", flat=True)
+            GapRun.objects.filter(pk__in=list(older[KEEP_RUNS:])).delete()
     except Exception as exc:
         log.exception("content gaps of run %s failed", run.pk)
         _progress(run, 100, "failed", status=GapRun.Status.FAILED, error=repr(exc)[:2000], finished=timezone.now())
@@ -265,3 +268,30 @@ def refresh_all(days: int = 30) -> int:
     for site_id in sites:
         compute(start(site_id, days).pk)
     return len(sites)
+
+
+def forget_erased() -> int:
+    """Drop erased customers' questions from stored topics (an erasure deleted their messages).
+
+    Topics keep redacted copies of the texts as samples; a topic that lost messages gets its
+    samples, label, size and customers again from the messages left, or goes when none is left.
+    Returns how many topics changed.
+    """
+    changed = 0
+    for topic in GapTopic.objects.filter(intent__isnull=True):
+        left = list(Message.objects.filter(pk__in=topic.message_ids).order_by("-created")
+                    .values_list("pk", "text", "conversation__visitor_id"))
+        if len(left) == len(topic.message_ids):
+            continue
+        changed += 1
+        if not left:
+            topic.delete()
+            continue
+        samples = list(dict.fromkeys(redact(text).strip() for _, text, _ in left))
+        topic.message_ids = [pk for pk, _, _ in left]
+        topic.samples = samples[:SAMPLES]
+        topic.label = samples[0][:200]
+        topic.size = len(left)
+        topic.customers = len({visitor for _, _, visitor in left})
+        topic.save(update_fields=["message_ids", "samples", "label", "size", "customers"])
+    return changed

@@ -165,3 +165,22 @@ def test_beat_rolls_up_the_last_two_finished_days_of_every_site(site):
     yesterday = DailyStat.objects.get(site=site, day=(timezone.now() - dt.timedelta(days=1)).date(), model_version="v1")
     assert (yesterday.conversations, yesterday.csat_sum) == (1, 3)
     assert DailyStat.objects.filter(site=site).count() == 3  # yesterday's two rows, the day before's marker
+
+
+def test_an_erased_customers_questions_leave_the_stored_topics(unanswered):
+    from chat.models import Visitor
+    from chat.retention import erase_visitor
+
+    run = gaps.compute(gaps.start(unanswered.pk, 7).pk)
+    top = run.topics.order_by("rank").first()
+    erased = Message.objects.get(text="Do you sell gift cards?").conversation.visitor
+    erase_visitor(Visitor.objects.get(pk=erased.pk))
+    top.refresh_from_db()
+    assert "Do you sell gift cards?" not in top.samples
+    assert (top.size, top.customers) == (5, 5)
+
+
+def test_only_the_latest_runs_of_a_site_are_kept(unanswered):
+    for _ in range(gaps.KEEP_RUNS + 2):
+        gaps.compute(gaps.start(unanswered.pk, 7).pk)
+    assert GapRun.objects.filter(site=unanswered).count() == gaps.KEEP_RUNS
