@@ -78,3 +78,26 @@ async def test_a_german_customer_hears_german_over_the_socket(german_site, fake_
     await next_of(customer, "status", status="waiting")
     assert (await receive_reply(customer))["text"].startswith("Gerade ist kein Mitarbeiter online")
     await customer.disconnect()
+
+
+def test_every_collected_string_is_translated_in_every_shipped_language():
+    import gettext
+    import importlib.util
+    from pathlib import Path
+
+    locale = Path(__file__).resolve().parents[1] / "locale"
+    spec = importlib.util.spec_from_file_location("translations", locale / "translations.py")
+    translations = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(translations)
+    for language in ("de", "fr", "es"):
+        for po in (locale / language / "LC_MESSAGES").glob("*.po"):
+            entries = translations.ENTRY.findall(po.read_text(encoding="utf-8"))
+            untranslated = [translations._unquote(msgid) for _, msgid, msgstr in entries
+                            if translations._unquote(msgid) and not translations._unquote(msgstr)]
+            assert not untranslated, f"{po}: {untranslated}"
+            # The committed .mo says the same as the .po (else `make messages` was not run).
+            with open(po.with_suffix(".mo"), "rb") as compiled:
+                catalog = gettext.GNUTranslations(compiled)
+            stale = [translations._unquote(msgid) for _, msgid, msgstr in entries if translations._unquote(msgid)
+                     and catalog.gettext(translations._unquote(msgid)) != translations._unquote(msgstr)]
+            assert not stale, f"{po.with_suffix('.mo')} is out of date (make messages): {stale}"
