@@ -108,6 +108,7 @@ def test_a_customer_who_asks_for_a_person_gets_an_agent_who_replies_live(new_pag
     agent.get_by_label("Resolution").fill("Sent a replacement parcel.")
     agent.get_by_role("button", name="Close conversation").click()
     expect(chat.get_by_role("log")).to_contain_text("This conversation was closed.")
+    expect(chat.get_by_text("How was this chat?")).to_be_visible()  # the customer is asked for a rating
     expect(agent.locator(f".queue-item[data-conversation='{conversation}']")).to_have_count(0)
     proposed = browser_stack.shell(
         "from knowledge.models import Ticket; print(Ticket.objects.filter(resolution='Sent a replacement parcel.').count())"

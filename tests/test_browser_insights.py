@@ -152,3 +152,19 @@ def test_a_charts_csv_download_matches_the_numbers_under_it(new_page, browser_st
             page.locator(f"#chart-{chart} a.csv").click()
         rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
         assert rows == shown
+
+
+def test_thumbs_down_offers_a_person_or_a_comment_sent_to_the_chat(new_page, browser_stack, host):
+    customer = new_page()
+    customer.goto(host.page())
+    chat = open_widget(customer)
+    ask(chat, "Shipping times", 0)  # a quick reply's label: the curated answer, with thumbs
+    answer = chat.locator(".from-bot:not(.is-greeting)").last
+    answer.get_by_role("button", name="Not helpful").click()
+    expect(answer.get_by_role("button", name="Talk to a person")).to_be_visible()
+    answer.get_by_role("button", name="Tell us what was missing").click()
+    answer.get_by_label("What were you looking for?").fill("shipping to Iceland")
+    answer.get_by_role("button", name="Send", exact=True).click()
+    expect(answer.get_by_text("Thanks: we'll use this to improve.")).to_be_visible()
+    expect(chat.locator(".from-customer").last).to_contain_text("shipping to Iceland")
+    expect(chat.locator(".from-bot:not(.is-greeting)")).to_have_count(2, timeout=30_000)  # the bot tries again
