@@ -221,3 +221,19 @@ def test_a_chat_without_subscriptions_records_nothing(site, django_user_model):
     conversation, _ = open_conversation(site, None)
     handoff.join(conversation.pk, User.objects.create_user("sam", is_staff=True))
     assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_sweeper_sends_a_delivery_whose_task_was_lost(site, eager):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with Receiver() as receiver:
+        subscribe(site, receiver.url)
+        [delivery] = webhooks.emit(site.pk, "message.bot", {})  # its on-commit enqueue never ran
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt=timezone.now() - timedelta(minutes=5))
+        assert webhooks.sweep() == 1
+        receiver.wait(lambda r: len(r) == 1)
+    assert Delivery.objects.get().status == "delivered"
+    assert webhooks.sweep() == 0
