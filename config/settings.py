@@ -204,6 +204,9 @@ CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
+# Webhook deliveries have their own queue and worker (`manage.py serve`, deploy/systemd), so a
+# retrain holding the training worker for minutes does not hold them up.
+CELERY_TASK_ROUTES = {"api.tasks.*": {"queue": "integrations"}}
 CELERY_BEAT_SCHEDULE = {
     "retrain-when-enough-new-data": {"task": "training.tasks.retrain_if_enough_new_data", "schedule": 600.0},
     "reap-dead-training-runs": {"task": "training.tasks.reap_dead_runs", "schedule": 120.0},

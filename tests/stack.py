@@ -336,8 +336,9 @@ class Stack:
     def _add_celery(self, name: str = "celery") -> Process:
         process = Process(
             name,
-            [PYTHON, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--pool", "prefork",
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            # Both queues: the default one and webhook deliveries' (CELERY_TASK_ROUTES).
+            [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", "celery,integrations", "--concurrency", "1",
+             "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             self.workdir / f"{name}.log",
             env=self.env(),
         )

@@ -162,6 +162,9 @@ class Command(BaseCommand):
             # One training at a time: a TensorFlow child is ~0.6 GB (STYLE.md §21).
             "worker": [python, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
                        "--loglevel", "INFO"],
+            # Webhook deliveries (api/webhooks.py): waiting on receivers, so threads, not processes.
+            "integrations": [python, "-m", "celery", "-A", "config", "worker", "-Q", "integrations", "-n",
+                             "integrations@%h", "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO"],
             "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                      "--schedule", str(var / "celerybeat-schedule")],
         }
@@ -176,7 +179,7 @@ class Command(BaseCommand):
         supervisor = Supervisor(commands, env=env, say=say)
         signal.signal(signal.SIGINT, supervisor.stop)
         signal.signal(signal.SIGTERM, supervisor.stop)
-        say(f"serving on http://{host}:{port}/ (web, worker, beat). Ctrl-C stops everything.")
+        say(f"serving on http://{host}:{port}/ (web, worker, integrations worker, beat). Ctrl-C stops everything.")
         try:
             supervisor.run()
         except CrashLoop as exc:
