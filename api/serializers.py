@@ -21,21 +21,35 @@ from serving import registry
 from training.models import ModelVersion, TrainingRun
 
 
+class CustomerSerializer(serializers.Serializer):
+    user_id = serializers.CharField(allow_null=True, help_text="The shop's user id, from a verified identity.")
+    verified = serializers.BooleanField()
+    name = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_blank=True, help_text="Verified, or left by the customer.")
+
+
 class ConversationSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     site = serializers.CharField(source="site.public_key", read_only=True)
     visitor = serializers.UUIDField(source="visitor.public_id", read_only=True)
     agent = serializers.SerializerMethodField()
     messages = serializers.IntegerField(source="last_seq", read_only=True, help_text="How many messages it has.")
+    customer = serializers.SerializerMethodField()
 
     class Meta:
         model = Conversation
-        fields = ["id", "site", "visitor", "status", "agent", "handoff_reason", "resolution", "messages",
+        fields = ["id", "site", "visitor", "customer", "status", "agent", "handoff_reason", "resolution", "messages",
                   "created", "updated"]
         read_only_fields = fields
 
     def get_agent(self, conversation: Conversation) -> str | None:
         return conversation.agent.get_username() if conversation.agent else None
+
+    @extend_schema_field(CustomerSerializer())
+    def get_customer(self, conversation: Conversation) -> dict[str, Any]:
+        visitor = conversation.visitor
+        return {"user_id": visitor.external_id or None, "verified": bool(visitor.external_id), "name": visitor.name,
+                "email": visitor.email}
 
 
 class ConversationFilter(serializers.Serializer):

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.db import models
 from django.db.models import QuerySet
 from django.urls import URLPattern, path
 
@@ -28,6 +29,7 @@ class LookupInline(admin.StackedInline[Lookup, Intent]):
     model = Lookup
     extra = 0
     max_num = 1
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 class ImportForm(forms.Form):

@@ -30,6 +30,13 @@ def test_it_lists_only_the_keys_sites_conversations_newest_first(site):
     assert body["results"][0]["site"] == "test-site"
 
 
+def test_a_verified_customer_is_named_on_their_conversations(site):
+    chat = conversation(site)
+    Visitor.objects.filter(pk=chat.visitor_id).update(external_id="u-1042", name="Ada", email="ada@example.com")
+    body = api_client(key_for(site, "read")).get(f"/api/v1/conversations/{chat.public_id}/").json()
+    assert body["customer"] == {"user_id": "u-1042", "verified": True, "name": "Ada", "email": "ada@example.com"}
+
+
 def test_it_filters_by_status_and_rejects_a_bad_filter(site):
     waiting = conversation(site, Conversation.Status.WAITING)
     conversation(site)

@@ -237,3 +237,14 @@ def test_the_sweeper_sends_a_delivery_whose_task_was_lost(site, eager):
         receiver.wait(lambda r: len(r) == 1)
     assert Delivery.objects.get().status == "delivered"
     assert webhooks.sweep() == 0
+
+
+@pytest.mark.django_db
+def test_the_admin_pages_of_webhooks_deliveries_and_keys_render(site, admin_client):
+    webhooks.emit(site.pk, "message.bot", {})  # no subscription: nothing
+    webhook = subscribe(site, "https://crm.example.com/h")
+    [delivery] = webhooks.emit(site.pk, "message.bot", {"message": {"text": "hi"}})
+    key_for(site)
+    for path in ("/admin/api/webhook/", f"/admin/api/webhook/{webhook.pk}/change/", "/admin/api/delivery/",
+                 f"/admin/api/delivery/{delivery.pk}/change/", "/admin/api/apikey/", "/admin/api/apikey/add/"):
+        assert admin_client.get(path).status_code == 200, path

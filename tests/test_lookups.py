@@ -153,3 +153,8 @@ async def test_a_lookup_answers_on_the_customers_socket(order_status, site):
     frame = await receive_reply(customer)
     assert frame["source"] == "lookup" and frame["text"].startswith("Order 10482 shipped")
     await customer.disconnect()
+
+
+def test_the_lookup_is_configured_beside_its_intent_in_the_admin(order_status, admin_client):
+    page = admin_client.get(f"/admin/knowledge/intent/{order_status.pk}/change/").content.decode()
+    assert "lookup" in page.lower() and TEMPLATE.replace("{", "").split()[0] in page
