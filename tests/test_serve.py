@@ -76,6 +76,11 @@ class Supervised:
     def pids(self, name: str) -> list[int]:
         return [int(m.group(1)) for line in list(self.lines) if (m := re.match(rf"{name} started \(pid (\d+)\)", line))]
 
+    def started(self, *names: str) -> list[int] | None:
+        """The first pid of each named process once all of them have started."""
+        firsts = [self.pids(name)[:1] for name in names]
+        return [pid for first in firsts for pid in first] if all(firsts) else None
+
     def __enter__(self) -> Supervised:
         self.thread.start()
         return self
@@ -87,8 +92,7 @@ class Supervised:
 
 def test_a_killed_process_is_started_again():
     with Supervised({"web": SLEEPER, "beat": SLEEPER}, first_delay=0.05) as run:
-        first = wait_for(lambda: run.pids("web"), what="web to start")[0]
-        beat = run.pids("beat")[0]
+        first, beat = wait_for(lambda: run.started("web", "beat"), what="web and beat to start")
         os.kill(first, signal.SIGKILL)
         pids = wait_for(lambda: run.pids("web")[1:] and run.pids("web"), what="web to start again")
         assert running(pids[1]) and pids[1] != first
@@ -116,7 +120,7 @@ def test_a_crash_loop_is_reported_instead_of_restarted_forever():
     failing = [sys.executable, "-c", "raise SystemExit(3)"]
     with Supervised({"web": failing, "beat": SLEEPER}, first_delay=0.01, max_quick_exits=3) as run:
         run.thread.join(30)
-        beat = run.pids("beat")[0]
+    beat = run.pids("beat")[0]  # started before the loop began
     assert isinstance(run.error, CrashLoop)
     assert "web is crash-looping" in str(run.error) and "[3, 3, 3]" in str(run.error)
     assert len(run.pids("web")) == 3
@@ -132,7 +136,7 @@ def test_stop_ends_every_process_and_its_helpers(tmp_path):
               f"open({str(helper_pid)!r}, 'w').write(str(p.pid))\n"
               "time.sleep(600)\n"]
     with Supervised({"web": parent, "worker": SLEEPER}) as run:
-        web, worker = wait_for(lambda: run.pids("web") + run.pids("worker"), what="both")
+        web, worker = wait_for(lambda: run.started("web", "worker"), what="both")
         helper = int(wait_for(lambda: helper_pid.exists() and helper_pid.read_text(), what="the helper"))
     assert run.error is None
     for pid in (web, worker, helper):
