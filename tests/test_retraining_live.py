@@ -23,14 +23,16 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:connect\\(\\) must be used as a context manager:DeprecationWarning"),
 ]
 
-LOYALTY_ANSWER = "You earn 1 point per euro; see your balance under Account, Loyalty."
-LOYALTY_EXAMPLES = [
-    "how many loyalty points do I have", "check my loyalty points balance", "what's my points balance",
-    "how do I earn loyalty points", "can I use my loyalty points", "where can I see my reward points",
-    "loyalty program points", "how many reward points did I collect", "redeem my loyalty points",
-    "points balance please", "do my loyalty points expire", "how much are my points worth",
+# A topic the demo shop knows nothing about (no intent, example or ticket mentions a registry), so
+# only the retrain can teach it.
+REGISTRY_ANSWER = "Create a wedding or gift registry under Account, Registries, and share its link with guests."
+REGISTRY_EXAMPLES = [
+    "how do I create a wedding registry", "can I set up a gift registry", "I want to make a wedding list",
+    "do you offer a baby registry", "how can guests see my registry", "share my gift registry with family",
+    "add items to my wedding registry", "start a registry for our wedding", "gift registry for my birthday",
+    "can I edit my registry", "where is my wedding list", "how does the gift registry work",
 ]
-PROBE = "how many loyalty points have I got"
+PROBE = "how do I start a wedding registry with you"
 
 
 class Customer:
@@ -107,21 +109,21 @@ def test_labelled_examples_retrain_on_the_worker_and_hot_swap_into_open_sessions
     first = active_version(stack)
     early = Customer(stack.ws_url(0))  # opened before the retrain, kept open throughout
     before = early.ask(PROBE)
-    assert before["model_version"] == first and before.get("intent") != "loyalty_points"
+    assert before["model_version"] == first and before.get("intent") != "wedding_registry"
 
     # Customers ask; a curator labels their messages in the review queue, one click each.
-    for text in LOYALTY_EXAMPLES:  # different customers (one may be handed to a person)
+    for text in REGISTRY_EXAMPLES:  # different customers (one may be handed to a person)
         asker = Customer(stack.ws_url(1))
         asker.ask(text)
         asker.close()
     staff = Staff(stack.url(0).rstrip("/"), "curator", "curate-me-123")
-    placeholders = ",".join(["%s"] * len(LOYALTY_EXAMPLES))
+    placeholders = ",".join(["%s"] * len(REGISTRY_EXAMPLES))
     ids = [row[0] for row in stack.sql(
-        f"SELECT id FROM chat_message WHERE sender = 'customer' AND text IN ({placeholders})", LOYALTY_EXAMPLES)]
-    assert len(ids) == len(LOYALTY_EXAMPLES)
-    assert "how many loyalty points do I have" in staff.get("/admin/review/")
-    staff.post(f"/admin/review/{ids[0]}/", {"action": "new", "name": "loyalty_points", "answer": LOYALTY_ANSWER})
-    intent_id = stack.sql("SELECT id FROM chat_intent WHERE name = 'loyalty_points'")[0][0]
+        f"SELECT id FROM chat_message WHERE sender = 'customer' AND text IN ({placeholders})", REGISTRY_EXAMPLES)]
+    assert len(ids) == len(REGISTRY_EXAMPLES)
+    assert "how do I create a wedding registry" in staff.get("/admin/review/")
+    staff.post(f"/admin/review/{ids[0]}/", {"action": "new", "name": "wedding_registry", "answer": REGISTRY_ANSWER})
+    intent_id = stack.sql("SELECT id FROM chat_intent WHERE name = 'wedding_registry'")[0][0]
     for message_id in ids[1:]:
         staff.post(f"/admin/review/{message_id}/", {"action": "intent", "intent": intent_id})
     assert stack.sql("SELECT COUNT(*) FROM chat_trainingexample WHERE origin = 'review'")[0][0] == len(ids)
@@ -137,7 +139,7 @@ def test_labelled_examples_retrain_on_the_worker_and_hot_swap_into_open_sessions
 
     answer = wait_for(lambda: (f := early.ask(PROBE))["model_version"] == second and f, 20,
                       "the open session never switched to the new model")
-    assert answer["intent"] == "loyalty_points" and answer["text"] == LOYALTY_ANSWER
+    assert answer["intent"] == "wedding_registry" and answer["text"] == REGISTRY_ANSWER
 
     # A poisoned training set (labels shuffled) is rejected and the good model keeps answering.
     stack.shell(
@@ -149,7 +151,7 @@ def test_labelled_examples_retrain_on_the_worker_and_hot_swap_into_open_sessions
     poisoned = json.loads(stack.manage("retrain", "--json", check=False).stdout.strip().splitlines()[-1])
     assert poisoned["status"] == "rejected", poisoned
     assert active_version(stack) == second
-    assert early.ask(PROBE)["intent"] == "loyalty_points"
+    assert early.ask(PROBE)["intent"] == "wedding_registry"
 
     # Rolling back switches every web process, without a restart.
     stack.manage("activate", first)
@@ -157,6 +159,6 @@ def test_labelled_examples_retrain_on_the_worker_and_hot_swap_into_open_sessions
     for session in (early, late):
         frame = wait_for(lambda s=session: (f := s.ask(PROBE))["model_version"] == first and f, 20,
                          "a web process did not switch back")
-        assert frame.get("intent") != "loyalty_points"
+        assert frame.get("intent") != "wedding_registry"
     early.close()
     late.close()
