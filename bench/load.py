@@ -12,7 +12,8 @@ Steps:
   4. Serve bench/echo_asgi.py with Daphne on this machine and drive it with the same client and
      concurrency (one frame out, its echo back): the ceiling. `ratio` = bot rate / echo rate.
 Prints one JSON object, with CPU ms per message of the server (Daphne and its answer helpers),
-this client and PostgreSQL. With --profile, py-spy (`pip install py-spy`; not a product
+this client and PostgreSQL, and after the bot phase the resident memory (RSS, now and peak) of
+each Daphne and each of its Python children (`memory`, `largest_rss_mb`). With --profile, py-spy (`pip install py-spy`; not a product
 dependency) samples the Daphne process during the bot phase and the top functions (own time and
 cumulative) are added to the JSON; --profile-gil keeps only samples that hold the GIL.
 """
@@ -357,6 +358,28 @@ def _pids_named(name: str) -> list[int]:
     return pids
 
 
+def memory(pids: list[int]) -> list[dict[str, Any]]:
+    """Resident memory of the web processes and their children (answer helpers): now and peak, MB."""
+    rows = []
+    for pid in _with_descendants(pids):
+        try:
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "python" not in command:  # the resource tracker and friends are Python too; nginx is not
+            continue
+        rows.append({
+            "pid": pid,
+            "role": "web" if pid in pids else ("helper" if "spawn_main" in command
+                                                 else "other"),
+            "command": command[:120],
+            "rss_mb": round(int(status["VmRSS"].split()[0]) / 1024, 1),
+            "peak_rss_mb": round(int(status["VmHWM"].split()[0]) / 1024, 1),
+        })
+    return rows
+
+
 def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
@@ -454,6 +477,8 @@ def main() -> None:
                         profiler.start()
 
                 chat = asyncio.run(drive_many(urls, args, on_start, meter))
+                report["memory"] = memory([stack.daphne(i).pid for i in range(args.daphnes)])
+                report["largest_rss_mb"] = max((row["rss_mb"] for row in report["memory"]), default=None)
                 if profiler:
                     report["profile"] = profiler.stop()
                 acked = chat.pop("_acked")

@@ -10,15 +10,19 @@ Which one a bundle's index uses is written in `<index>/encoder.json` by
 retrieval.ingest.build_ticket_index and read back by `load_ticket_encoder`; the lexical part
 lives in `<index>/lexical/` as .npy arrays and JSON (no pickle). The default was chosen
 by `manage.py evaluate_retrieval` against BM25 (docs/retrieval.md).
-Numpy and scikit-learn's stateless HashingVectorizer only: importable in the web process.
+Embedding needs numpy and mmh3 only (the web process's answer helper imports neither scikit-learn
+nor SciPy: ~90 MB of its memory); fitting uses scikit-learn's HashingVectorizer and SVD, and
+`hashed_counts` reproduces that vectorizer's columns exactly (tests compare the two).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Protocol
 
+import mmh3
 import numpy as np
 
 ENCODER_FILE = "encoder.json"
@@ -87,6 +91,36 @@ def _hasher(n_features: int) -> Any:
     )
 
 
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def char_wb_ngrams(text: str, low: int = 2, high: int = 5) -> list[str]:
+    """scikit-learn's `char_wb` analyzer on lowercased text: n-grams inside space-padded words."""
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text.lower()).split():
+        word = f" {word} "
+        for n in range(low, high + 1):
+            grams.extend(word[i : i + n] for i in range(max(len(word) - n, 0) + 1))
+            if len(word) <= n:  # a short word counts once, at the first n that covers it
+                break
+    return grams
+
+
+def hashed_counts(texts: list[str], n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, counts) of the texts' n-grams, as HashingVectorizer(alternate_sign=False).
+
+    Signed 32-bit MurmurHash3 (seed 0) of the UTF-8 n-gram, |h| mod n_features, with
+    scikit-learn's own answer for h = -2^31; n-grams that share a column add up. Sorted by
+    row, then column, like a CSR matrix with sorted indices.
+    """
+    grams = [char_wb_ngrams(text) for text in texts]
+    hashes = np.fromiter((mmh3.hash(gram, 0, True) for row in grams for gram in row), np.int64)
+    columns = np.where(hashes == -(2**31), (2**31 - 1 - (n_features - 1)) % n_features, np.abs(hashes) % n_features)
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), [len(row) for row in grams])
+    keys, counts = np.unique(rows * n_features + columns, return_counts=True)
+    return keys // n_features, keys % n_features, counts.astype(np.float32)
+
+
 class LexicalEncoder:
     """Character n-gram TF-IDF reduced by truncated SVD; owns its preprocessing.
 
@@ -113,13 +147,18 @@ class LexicalEncoder:
     ) -> None:
         self.columns = np.asarray(columns, dtype=np.int64)
         self.idf = np.asarray(idf, dtype=np.float32)
-        self.components = np.ascontiguousarray(components, dtype=np.float32)  # (dim, len(columns))
-        self.dim = int(self.components.shape[0])
+        # Kept once, as the (len(columns), dim) projection that embed multiplies by (a second,
+        # transposed copy cost a web process 12 MB on the demo bundle); `components` is its view.
+        self._projection = np.ascontiguousarray(np.asarray(components, dtype=np.float32).T)
+        self.dim = int(self._projection.shape[1])
         self.unit = unit
         # None: the original weighting (norm over kept columns only), for indexes saved before.
         self.unknown_idf = unknown_idf
-        self._hasher = _hasher(self.N_FEATURES)
-        self._projection = np.ascontiguousarray(self.components.T)
+
+    @property
+    def components(self) -> np.ndarray:
+        """The SVD components, (dim, len(columns)): a view of the projection."""
+        return self._projection.T
 
     @classmethod
     def fit(
@@ -171,9 +210,23 @@ class LexicalEncoder:
         return sp.csr_matrix((values, position[kept], indptr), shape=(n_rows, len(self.columns)))
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        """The weighting of `_weighted`, on numpy arrays, then the projection (no SciPy here)."""
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        projected = np.asarray(self._weighted(self._hasher.transform(texts)) @ self._projection)
+        rows, columns, counts = hashed_counts(texts, self.N_FEATURES)
+        position = np.minimum(np.searchsorted(self.columns, columns), len(self.columns) - 1)
+        kept = self.columns[position] == columns
+        values = (1 + np.log(counts[kept])).astype(np.float32) * self.idf[position[kept]]
+        squares = np.bincount(rows[kept], weights=values * values, minlength=len(texts))
+        if self.unknown_idf is not None:
+            unknown = (1 + np.log(counts[~kept])) * self.unknown_idf
+            squares += np.bincount(rows[~kept], weights=unknown * unknown, minlength=len(texts))
+        values = (values / np.maximum(np.sqrt(squares), 1e-12)[rows[kept]]).astype(np.float32)
+        projected = np.zeros((len(texts), self.dim), np.float32)
+        if len(values):
+            # Rows are sorted: sum each row's weighted projection rows in one reduceat.
+            present, starts = np.unique(rows[kept], return_index=True)
+            projected[present] = np.add.reduceat(values[:, None] * self._projection[position[kept]], starts)
         if self.unit:
             return l2_normalize(projected)
         return np.ascontiguousarray(projected, dtype=np.float32)

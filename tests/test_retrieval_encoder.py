@@ -103,3 +103,50 @@ def test_hybrid_tickets_are_unit_so_a_ticket_in_unseen_words_finds_itself():
     document, query = embed_documents(hybrid, new)[0], hybrid.embed(new)[0]
     assert abs(float(np.linalg.norm(document)) - 1) < 1e-5
     assert float(np.linalg.norm(query)) < 1
+
+
+ODD_TEXTS = [
+    *TEXTS,
+    "",
+    "a",
+    "I  was\tcharged\n\ntwice",
+    "Straße, naïve café: 😀 ok?",
+    "ABC abc AbC",
+    "supercalifragilistic",
+]
+
+
+def test_embedding_hashes_n_grams_exactly_as_scikit_learn_fits_them():
+    from retrieval.encoder import _hasher, hashed_counts
+
+    expected = _hasher(LexicalEncoder.N_FEATURES).transform(ODD_TEXTS).tocoo()
+    order = np.lexsort((expected.col, expected.row))
+    rows, columns, counts = hashed_counts(ODD_TEXTS, LexicalEncoder.N_FEATURES)
+    assert rows.tolist() == expected.row[order].tolist()
+    assert columns.tolist() == expected.col[order].tolist()
+    assert counts.tolist() == expected.data[order].tolist()
+
+
+def test_embedding_matches_the_sparse_weighting_the_encoder_was_fit_with():
+    from retrieval.encoder import _hasher
+
+    for unit in (True, False):
+        encoder = LexicalEncoder.fit(TEXTS, dim=5, unit=unit)
+        sparse = np.asarray(encoder._weighted(_hasher(encoder.N_FEATURES).transform(ODD_TEXTS)) @ encoder._projection)
+        if unit:
+            sparse = sparse / np.maximum(np.linalg.norm(sparse, axis=1, keepdims=True), 1e-12)
+        assert np.allclose(encoder.embed(ODD_TEXTS), sparse, atol=1e-5)
+
+
+def test_embedding_imports_neither_scikit_learn_nor_scipy(tmp_path):
+    import subprocess
+    import sys
+
+    LexicalEncoder.fit(TEXTS, dim=5).save(tmp_path)
+    code = (
+        "import sys; from pathlib import Path; from retrieval.encoder import LexicalEncoder; "
+        f"LexicalEncoder.load(Path({str(tmp_path)!r})).embed(['where is my card']); "
+        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

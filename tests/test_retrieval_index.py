@@ -1,4 +1,4 @@
-"""The FAISS ticket index: exact and IVF agree, grows and shrinks in place, survives save/load."""
+"""The FAISS ticket index: exact, IVF and IVF-PQ agree, grow and shrink in place, survive save/load."""
 
 from __future__ import annotations
 
@@ -16,26 +16,34 @@ def clustered(n: int, dim: int = 32, clusters: int = 40, seed: int = 0) -> np.nd
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_exact_and_ivf_agree_on_clustered_vectors():
+@pytest.mark.parametrize("kind", ["ivf", "ivfpq"])
+def test_exact_and_approximate_agree_on_clustered_vectors(kind):
     vectors = clustered(4000)
     ids = np.arange(1000, 5000)
     exact = TicketIndex.build(ids, vectors, kind="flat")
-    ivf = TicketIndex.build(ids, vectors, kind="ivf")
+    approximate = TicketIndex.build(ids, vectors, kind=kind)
     queries = clustered(50, seed=1)
     truth = exact.search_batch(queries, 10)[1]
-    found = ivf.search_batch(queries, 10)[1]
+    found = approximate.search_batch(queries, 10)[1]
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
-    assert exact.kind == "flat" and ivf.kind == "ivf"
+    assert exact.kind == "flat" and approximate.kind == kind
     assert recall >= 0.95
 
 
-def test_size_decides_between_exact_and_ivf(monkeypatch):
+def test_ivfpq_scores_are_exact_inner_products_of_the_stored_vectors():
+    vectors = clustered(3000)
+    index = TicketIndex.build(range(3000), vectors, kind="ivfpq")
+    for ticket_id, score in index.search(vectors[42], 5):
+        assert score == pytest.approx(float(vectors[ticket_id] @ vectors[42]), abs=2e-3)
+
+
+def test_size_decides_between_exact_and_ivfpq(monkeypatch):
     monkeypatch.setattr(index_module, "EXACT_LIMIT", 1000)
     assert TicketIndex.build(range(1000), clustered(1000)).kind == "flat"
-    assert TicketIndex.build(range(2000), clustered(2000)).kind == "ivf"
+    assert TicketIndex.build(range(2000), clustered(2000)).kind == "ivfpq"
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "ivfpq"])
 def test_added_vectors_are_found_without_a_rebuild(kind):
     vectors = clustered(2000)
     index = TicketIndex.build(range(2000), vectors, kind=kind)
@@ -45,7 +53,7 @@ def test_added_vectors_are_found_without_a_rebuild(kind):
     assert index.search(new[0], 1)[0][0] == 99999
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "ivfpq"])
 def test_removed_tickets_are_never_returned(kind):
     vectors = clustered(2000)
     index = TicketIndex.build(range(2000), vectors, kind=kind)
@@ -63,7 +71,7 @@ def test_adding_an_existing_id_replaces_its_vector():
     assert {i for i, _ in top} == {3, 50}
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "ivfpq"])
 def test_save_and_load_give_the_same_answers(tmp_path, kind):
     vectors = clustered(2000)
     index = TicketIndex.build(range(10, 2010), vectors, kind=kind)
@@ -74,6 +82,16 @@ def test_save_and_load_give_the_same_answers(tmp_path, kind):
     assert loaded.meta == index.meta
     assert loaded.search(vectors[7], 5) == index.search(vectors[7], 5)
     assert not list(tmp_path.glob("*.pkl"))
+
+
+def test_an_index_of_an_unknown_format_is_refused(tmp_path):
+    import json
+
+    TicketIndex.build(range(100), clustered(100)).save(tmp_path)
+    info = json.loads((tmp_path / "index.json").read_text())
+    (tmp_path / "index.json").write_text(json.dumps({**info, "format": index_module.FORMAT + 1}))
+    with pytest.raises(ValueError, match="index format"):
+        TicketIndex.load(tmp_path)
 
 
 def test_an_empty_index_finds_nothing():

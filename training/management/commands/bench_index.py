@@ -60,7 +60,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--queries", type=int, default=1000, help="held-out texts used as queries")
         parser.add_argument("--noise", type=float, default=0.3, help="norm of each perturbation")
-        parser.add_argument("--index-type", choices=["flat", "ivf"], default=None, help="default: by size")
+        parser.add_argument("--index-type", choices=["flat", "ivf", "ivfpq"], default=None, help="default: by size")
         parser.add_argument("--nprobe-sweep", default="", help="comma-separated nprobe values to report")
         parser.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
 
