@@ -5,6 +5,7 @@ a filesystem Celery broker. Bad values raise ImproperlyConfigured at start-up.
 """
 
 import ipaddress
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -74,7 +75,6 @@ ARTIFACTS_DIR = Path(env.str("ARTIFACTS_DIR", default=str(BASE_DIR / "var" / "ar
 BASE_MODEL_DIR = Path(env.str("BASE_MODEL_DIR", default=str(BASE_DIR / "training" / "base_model")))
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -97,6 +97,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's assets served by us (no CDN)
     "api",
 ]
+# Daphne's app only swaps in its ASGI `runserver`, and importing it loads Twisted and pyOpenSSL
+# (24 MB) into every process: answer helpers and Celery workers too. `manage.py serve` runs
+# Daphne itself (config/web.py), so the app is installed for `runserver` alone.
+if "runserver" in sys.argv[1:2]:
+    INSTALLED_APPS.insert(0, "daphne")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -52,8 +52,8 @@ TRAIN_POINTS_PER_LIST = 40  # FAISS warns below 39 points per centroid
 # ivfpq settings, chosen by the sweep in docs/retrieval.md (bench/index_sweep.py at 1M, real
 # encoder vectors). Scanning 4-bit codes costs little per vector, so fewer, larger lists
 # (a cheaper coarse step) and more of them probed; recall is then bounded by the re-ranking depth.
-PQ_LISTS_PER_SQRT = 1  # nlist ≈ √n (power of two)
-PQ_NPROBE = 32
+PQ_LISTS_PER_SQRT = 2  # nlist ≈ 2·√n (power of two): 2048 at 1M
+PQ_NPROBE = 48
 PQ_SUBVECTOR_DIM = 1  # one 4-bit code per dimension (wider subvectors needed 2-4x the re-ranking)
 RERANK = 64
 
