@@ -44,7 +44,7 @@ browser-deps:
 	    echo "Chromium is not installed and cannot be installed here: the browser tests will be skipped (sudo make browser-deps)"; \
 	  fi; }
 
-# Debian's nginx (and openssl) for the multi-node test (tests/test_multinode.py), installed when
+# Debian's nginx (and openssl) for the multi-node test (tests/live/test_multinode.py), installed when
 # missing and allowed (root); otherwise that test says it is skipped. The package's service is not
 # started here (the test runs its own nginx on free ports).
 services-deps:
@@ -57,7 +57,7 @@ services-deps:
 
 # Chase a flaky test (docs/testing.md): run the browser tests N times in a row, each run a fresh
 # pytest process (its own server, database and browser, as in CI), and count the runs that pass.
-# TESTS picks other tests: make test-browser-repeat N=50 TESTS=tests/test_browser_widget.py
+# TESTS picks other tests: make test-browser-repeat N=50 TESTS=tests/browser/test_widget.py
 N ?= 20
 TESTS ?= -m browser
 test-browser-repeat: install

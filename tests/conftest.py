@@ -130,7 +130,7 @@ def _isolated(tmp_path, settings):
     catalog.reset()
     from chat.limits import budgets
 
-    # Limits count in this process unless a test shares them through Redis (tests/test_limits.py).
+    # Limits count in this process unless a test shares them through Redis (tests/chat/test_limits.py).
     settings.REDIS_URL = ""
     budgets.reset()
     yield

@@ -6,7 +6,7 @@
 
 deploy/nginx/chatbot.conf is used as an operator installs it, with this machine's ports, a fresh
 self-signed certificate for localhost and the snippet paths of the checkout. Used by
-tests/test_multinode.py and `bench/load.py --nginx`.
+tests/live/test_multinode.py and `bench/load.py --nginx`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from tests.conftest import missing, need_postgres, need_redis_server
 from tests import nginx
 from tests.nginx import Nginx
 from tests.stack import PYTHON, ChatClient, Process, RedisServer, Stack, StackError, free_port
-from tests.test_faults import QUESTIONS, assert_delivered_exactly_once
+from tests.live.test_faults import QUESTIONS, assert_delivered_exactly_once
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -3,7 +3,7 @@ retries with the same id, the attempt log, replay, and disabling after repeated 
 
 Deliveries go to a real HTTP server on this machine (tests/webhook_receiver.py) and are verified
 with docs/webhooks.md's own recipe. Celery runs its tasks inline here (eager); the live-stack
-test (tests/test_api_live.py) sends them through a real worker with real backoff.
+test (tests/api/test_live.py) sends them through a real worker with real backoff.
 """
 
 import pytest

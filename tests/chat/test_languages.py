@@ -8,7 +8,7 @@ from django.test import Client
 from chat import conversations, handoff, mail, replies, store
 from chat.models import Message
 from tests.conftest import chat_communicator, receive_reply
-from tests.test_handoff import next_of, say
+from tests.chat.test_handoff import next_of, say
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -85,7 +85,7 @@ def test_every_collected_string_is_translated_in_every_shipped_language():
     import importlib.util
     from pathlib import Path
 
-    locale = Path(__file__).resolve().parents[1] / "locale"
+    locale = Path(__file__).resolve().parents[2] / "locale"
     spec = importlib.util.spec_from_file_location("translations", locale / "translations.py")
     translations = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(translations)

@@ -9,7 +9,7 @@ from django.test import Client
 from chat import conversations, handoff
 from chat.models import Site
 from knowledge.models import Intent, TrainingExample
-from tests.test_handoff import agent_communicator, next_of, session_cookie
+from tests.chat.test_handoff import agent_communicator, next_of, session_cookie
 from chat import store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe.min.js"
 BOT_REPLIES = ".from-bot:not(.is-greeting)"
 # True when nothing animates in the document or any shadow root under it (the widget's panel lives in
 # one, and `document.getAnimations()` does not look inside shadow roots).

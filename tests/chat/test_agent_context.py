@@ -8,7 +8,7 @@ from chat import conversations, handoff
 from chat.models import Conversation
 from knowledge.models import Ticket
 from tests.conftest import chat_communicator
-from tests.test_handoff import agent_communicator, next_of, say, session_cookie
+from tests.chat.test_handoff import agent_communicator, next_of, say, session_cookie
 from chat import store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chat.identity import user_hash
-from tests.test_browser_widget import BOT_REPLIES, new_context, open_widget, send  # noqa: F401 (fixture)
+from tests.browser.test_widget import BOT_REPLIES, new_context, open_widget, send  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 

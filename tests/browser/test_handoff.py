@@ -19,7 +19,7 @@ from tests.mail_support import Inbox
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 # Set SAVE_SCREENSHOTS=1 to refresh docs/screenshots/ from these tests.
 SAVE = os.environ.get("SAVE_SCREENSHOTS") == "1"
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from privacy.redaction import iban_valid, luhn_valid, redact, redact_counted
 
-CORPUS = Path(__file__).parent / "data" / "pii_corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "pii_corpus.jsonl"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from tests.browser_support import STAFF_PASSWORD, STAFF_USER
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe.min.js"
 
 
 

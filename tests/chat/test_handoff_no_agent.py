@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from chat import handoff, hours
 from chat.models import Conversation, Message, Site
 from tests.conftest import chat_communicator, receive_reply
-from tests.test_handoff import agent_communicator, next_of, say, session_cookie
+from tests.chat.test_handoff import agent_communicator, next_of, say, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from chat import conversations, handoff, mail
 from chat.models import Conversation
 from tests.conftest import chat_communicator
-from tests.test_handoff import next_of, say
+from tests.chat.test_handoff import next_of, say
 from chat import store
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
