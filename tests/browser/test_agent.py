@@ -18,21 +18,6 @@ AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe.min.js"
 
 
 
-@pytest.fixture
-def new_page(browser):
-    contexts = []
-
-    def make(**options):
-        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
 def sign_in(page, stack, username=STAFF_USER, password=STAFF_PASSWORD):
     page.goto(stack.url(0, "/agent/"))
     page.get_by_label("Username").fill(username)

@@ -68,21 +68,6 @@ def smtp(browser_stack):
         controller.stop()
 
 
-@pytest.fixture
-def new_page(browser):
-    contexts = []
-
-    def make(**options):
-        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
 def open_widget(page):
     page.get_by_role("button", name="Open chat").click()
     chat = page.frame_locator("chat-widget iframe")

@@ -35,21 +35,6 @@ def stack():
         yield live
 
 
-@pytest.fixture
-def new_page(browser):
-    contexts = []
-
-    def make(**options):
-        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
 def test_the_composer_keeps_a_message_over_the_advertised_limit_and_sends_one_within_it(new_page, stack):
     page = new_page()
     page.goto(stack.url(0, "/?site=demo"))

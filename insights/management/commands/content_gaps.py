@@ -7,26 +7,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat.models import Site
 from insights import gaps
-from insights.metrics import MAX_DAYS
+from insights.management.site_options import add_site_options, site_and_days
 
 
 class Command(BaseCommand):
     help = "Group the questions the bot did not answer well into topics (largest first)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--site", required=True, help="the site's public key")
-        parser.add_argument("--days", type=int, default=30, help="the last N days (default 30)")
-        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        add_site_options(parser, "the last N days (default 30)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        site = Site.objects.filter(public_key=options["site"]).first()
-        if site is None:
-            raise CommandError(f"no site with key {options['site']!r}")
-        if not 1 <= options["days"] <= MAX_DAYS:
-            raise CommandError(f"--days must be from 1 to {MAX_DAYS}")
-        run = gaps.compute(gaps.start(site.pk, options["days"]).pk)
+        site, days = site_and_days(options)
+        run = gaps.compute(gaps.start(site.pk, days).pk)
         if run.status != run.Status.DONE:
             raise CommandError(f"content gaps failed: {run.error}")
         topics = sorted(run.topics.all(), key=lambda t: (-t.size, t.rank))

@@ -5,27 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from chat.models import Site
-from insights.metrics import MAX_DAYS, last_days, summarize
+from insights.management.site_options import add_site_options, site_and_days
+from insights.metrics import last_days, summarize
 
 
 class Command(BaseCommand):
     help = "A site's conversations, containment, handoff, fallback, clarify, satisfaction and thumbs over the last N days."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--site", required=True, help="the site's public key")
-        parser.add_argument("--days", type=int, default=30, help="the last N days, today included (default 30)")
-        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        add_site_options(parser, "the last N days, today included (default 30)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        site = Site.objects.filter(public_key=options["site"]).first()
-        if site is None:
-            raise CommandError(f"no site with key {options['site']!r}")
-        if not 1 <= options["days"] <= MAX_DAYS:
-            raise CommandError(f"--days must be from 1 to {MAX_DAYS}")
-        figures = summarize(site, *last_days(options["days"])).as_json()
+        site, days = site_and_days(options)
+        figures = summarize(site, *last_days(days)).as_json()
         if options["json"]:
             self.stdout.write(json.dumps(figures))
             return
