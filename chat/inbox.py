@@ -53,9 +53,9 @@ db = functools.partial(database_sync_to_async, thread_sensitive=False)
 
 @dataclass
 class _Queue:
-    pending: list[tuple[Any, asyncio.Future]] = field(default_factory=list)
+    pending: list[tuple[Any, asyncio.Future[Any]]] = field(default_factory=list)
     running: int = 0
-    tasks: set[asyncio.Task] = field(default_factory=set)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class Batcher(Generic[T, R]):
@@ -98,7 +98,9 @@ class Batcher(Generic[T, R]):
         pool = self._pool
         if pool is not None:
             try:
-                return await asyncio.get_running_loop().run_in_executor(pool, _run_in_helper, self.fn, items)
+                done: Sequence[Any] = await asyncio.get_running_loop().run_in_executor(
+                    pool, _run_in_helper, self.fn, items)
+                return done
             except BrokenProcessPool:
                 # A helper died (killed, out of memory): this batch runs here, the next ones in
                 # a fresh helper. Other batches in flight meet the same broken pool.
@@ -106,13 +108,15 @@ class Batcher(Generic[T, R]):
                     log.error("a helper process of %s died; starting a new one", self.fn.__name__)
                     pool.shutdown(wait=False, cancel_futures=True)
                     self._pool = None
-                return await db(self.retry)(items)
-        return await db(self.fn)(items)
+                again: Sequence[Any] = await db(self.retry)(items)
+                return again
+        results: Sequence[Any] = await db(self.fn)(items)
+        return results
 
     async def submit(self, item: T) -> R:
         loop = asyncio.get_running_loop()
         queue = self._queues.setdefault(loop, _Queue())
-        future: asyncio.Future = loop.create_future()
+        future: asyncio.Future[R] = loop.create_future()
         queue.pending.append((item, future))
         if queue.running < self.workers:
             queue.running += 1

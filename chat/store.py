@@ -23,7 +23,7 @@ from privacy.redaction import redact
 BOT_ANSWERS = frozenset({Conversation.Status.BOT, Conversation.Status.WAITING, Conversation.Status.OFFLINE})
 
 
-def _hot_query(sql: str, params: list[Any]) -> list[tuple]:
+def _hot_query(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """Run one statement of the message hot path and fetch its rows.
 
     On PostgreSQL through psycopg's server-side binding cursor (Django's default binds on the
@@ -34,7 +34,8 @@ def _hot_query(sql: str, params: list[Any]) -> list[tuple]:
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
     import psycopg
 
     connection.ensure_connection()

@@ -31,7 +31,8 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
+    result: np.ndarray = e / e.sum(-1, keepdims=True)
+    return result
 
 
 def _balanced_threshold(
