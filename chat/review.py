@@ -89,7 +89,7 @@ def queue(limit: int = 50, scan: int = 2000) -> list[ReviewItem]:
         if reasons or confidence < 0.6:
             for message in around:  # curated answers are shown as customers saw them (safe markup)
                 if message.sender == Message.Sender.BOT and message.source == Message.Source.ANSWER:
-                    message.html = sanitize_answer(message.text)  # type: ignore[attr-defined]
+                    message.html = sanitize_answer(message.text)  # type: ignore[attr-defined]  # a display-only attribute for the template
             items.append(ReviewItem(question, answer, round(score, 3), reasons or ["low_confidence"], around))
     items.sort(key=lambda item: -item.score)
     return items[:limit]

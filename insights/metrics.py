@@ -301,7 +301,7 @@ class Summary:
 
     def intents(self) -> list[tuple[str, int, int, int]]:
         """(intent, bot replies, thumbs up, thumbs down), busiest first."""
-        return sorted(((name, *values) for name, values in self.total.intents.items()),  # type: ignore[misc]
+        return sorted(((name, *values) for name, values in self.total.intents.items()),  # type: ignore[misc]  # mypy cannot type a star-unpacked tuple display
                       key=lambda row: (-row[1], row[0]))
 
 

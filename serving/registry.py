@@ -77,10 +77,10 @@ class OneAtATime:
     short_intents: frozenset[str] = frozenset()
 
     def predict_many(self, texts: list[str]) -> list[Prediction]:
-        return [self.predict(text) for text in texts]  # type: ignore[attr-defined]
+        return [self.predict(text) for text in texts]  # type: ignore[attr-defined]  # a mixin: subclasses define predict
 
     def search_many(self, texts: list[str], k: int = 5) -> list[list[Hit]]:
-        return [self.search(text, k) for text in texts]  # type: ignore[attr-defined]
+        return [self.search(text, k) for text in texts]  # type: ignore[attr-defined]  # a mixin: subclasses define search
 
     def evidence_many(self, texts: list[str], k: int = 5) -> list[tuple[list[Hit], Nearest]]:
         """Tickets only: a bundle without examples in the ticket space has no nearest examples."""
