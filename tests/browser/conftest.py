@@ -1,6 +1,11 @@
 """Fixtures shared by the browser tests (the live stack and Chromium come from tests/conftest.py)."""
 
 import pytest
+from playwright.sync_api import expect
+
+# Assertions wait for their condition as long as actions do (the contexts' 15 s), not Playwright's
+# 5 s default: a bot reply on a busy 2-core CI machine once took longer than 5 s to appear.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture
