@@ -12,10 +12,13 @@ bundle's ticket space gives, for the same message, the nearest approved ticket, 
 example of each intent and the nearest out-of-scope example, all on one similarity scale
 (retrieval.examples), so a ticket and an intent can be compared:
   4. a vague message (one or two words, no chit-chat) → "did you mean" with the likely topics;
-  5. a ticket about as close as the predicted intent's examples, closer than out-of-scope → it;
+  5. a ticket about as close as any intent's examples, closer than out-of-scope → it (a ticket
+     on another topic nearly as close → "did you mean" with both questions);
   6. a sure intent, or a confident one whose examples are close, or the model's top intent when
-     it is also the intent with the nearest examples, closer than out-of-scope → its answer;
-  7. a message close to some intents' examples but to none decisively → "did you mean";
+     it is also the intent with the nearest examples, closer than out-of-scope and clearly
+     closer than any ticket → its answer;
+  7. a message close to some intents' examples but to none decisively → "did you mean" (with
+     the nearest ticket's question among the choices when it is close too);
   8. otherwise → an honest fallback that offers a human.
 An answer whose intent has a lookup (chat/lookups.py) comes from the shop's system instead: the
 values it needs are taken from the message, asked for when missing ("What is your order number?",
@@ -66,8 +69,10 @@ TICKET_PREFIX = gettext_noop("A customer with a similar question was helped with
 # LANGUAGE_TEXT stays English: it answers a message that was not written in the site's language.
 OWN_WORDS = (FALLBACK_TEXT, WAITING_FALLBACK_TEXT, OFFER_TEXT, CLARIFY_TEXT, VAGUE_TEXT)
 ASK_FOR_HUMAN = re.compile(
-    r"\b(talk|speak|chat|connect|transfer|put me through)\b.*\b(human|person|agent|someone|somebody|"
-    r"representative|operator|staff)\b"
+    r"\b(talk|speak|chat|connect|transfer|put me through|get me|call me)\b.*\b(human|person|agent|someone|somebody|"
+    r"representative|operator|staff|colleague|employee|manager|supervisor)s?\b"
+    r"|\b(someone|somebody|member of staff|staff member|an? (human|person|employee|agent))\b.*\b(call me|take over|"
+    r"get back to me|ring me)\b"
     r"|^\s*(a |an )?(real |live |actual )?(human|person|agent|operator|representative)( please| pls)?\s*[.!?]*\s*$",
     re.IGNORECASE,
 )
@@ -75,7 +80,8 @@ ASK_FOR_HUMAN = re.compile(
 FRUSTRATED = re.compile(
     r"\b(useless|stupid|idiot\w*|dumb|rubbish|garbage|crap\w*|shit\w*|f+u+c+k\w*|wtf|damn\w*|"
     r"ridiculous|pathetic|terrible|awful|hopeless|annoying|waste of (my )?time|not helping|"
-    r"doesn'?t help|you suck|sucks)\b",
+    r"doesn'?t help|you suck|sucks|fed up|sick of|incompetent|unbelievable|disgrac\w*|joke|worst|"
+    r"you('re| are)? (not|don'?t|never) (understand|listen)\w*|not understanding me)\b",
     re.IGNORECASE,
 )
 WORD = re.compile(r"[^\W_]+")
@@ -85,21 +91,27 @@ WORD = re.compile(r"[^\W_]+")
 # twice the cost of a missed right one; judged on the held-out sets (docs/conversations.md).
 # A message of at most this many words is vague unless it is chit-chat (greeting, thanks).
 VAGUE_WORDS = 2
-# A ticket needs at least this similarity, must come within TICKET_MARGIN of the predicted
-# intent's nearest example (a ticket is one question against some 50 examples per intent, so
-# the best of many is favoured: a near tie goes to the ticket; an intent the model is sure of
-# gets no such allowance) and beat the nearest out-of-scope example.
-TICKET_FLOOR = 0.45
+# A ticket needs at least this similarity, must come within TICKET_MARGIN of every intent's
+# nearest example (a ticket is one question against some 50 examples per intent, so the best of
+# many is favoured: a near tie goes to the ticket; an intent the model is sure of gets no such
+# allowance) and beat the nearest out-of-scope example.
+TICKET_FLOOR = 0.42
 TICKET_MARGIN = -0.02
+# The nearest tickets looked at; a ticket on another topic (another resolution) within
+# TICKET_TIE of the best one makes a close call: "did you mean" with both questions.
+TICKET_CANDIDATES = 5
+TICKET_TIE = 0.03
 # The model alone decides from this confidence on; below it, a curated answer needs its
 # intent's nearest example at least ANSWER_FLOOR close.
 SURE_CONFIDENCE = 0.90
 ANSWER_FLOOR = 0.50
 # When the model is unsure (below its own threshold) but its top intent is also the one whose
 # examples are nearest, that agreement answers, if those examples are AGREEMENT_FLOOR close and
-# AGREEMENT_MARGIN closer than out-of-scope.
+# AGREEMENT_MARGIN closer than out-of-scope and AGREEMENT_TICKET_MARGIN closer than the nearest
+# ticket (over TICKET_FLOOR); else that ticket's question is one of the "did you mean" choices.
 AGREEMENT_FLOOR = 0.40
 AGREEMENT_MARGIN = 0.06
+AGREEMENT_TICKET_MARGIN = 0.10
 # Below this, nothing is close enough to ask about: the fallback.
 CLARIFY_FLOOR = 0.35
 CLARIFY_OPTIONS = 3
@@ -197,11 +209,12 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
 
     texts = [questions[i].text for i in understood]
     predictions = bundle.predict_many(texts)
-    evidence = bundle.evidence_many(texts, 3)
+    evidence = bundle.evidence_many(texts, TICKET_CANDIDATES)
     tickets = _approved([hits for hits, _ in evidence])
     for i, prediction, (hits, nearest) in zip(understood, predictions, evidence, strict=True):
-        ticket = next(((tickets[hit.ticket_id], hit.score) for hit in hits if hit.ticket_id in tickets), None)
-        decision = decide(questions[i].text, prediction, nearest, ticket, bundle)
+        found = [(tickets[hit.ticket_id], hit.score) for hit in hits if hit.ticket_id in tickets]
+        ticket = found[0] if found else None
+        decision = decide(questions[i].text, prediction, nearest, ticket, bundle, runner_up=_runner_up(found))
         if decision.handoff:
             hand_off(i, f"customer asked for a person ({decision.fields['intent']})")
         elif decision.source == Message.Source.FALLBACK and statuses[i] == Conversation.Status.WAITING:
@@ -309,7 +322,8 @@ LANGUAGE_NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "Frenc
 
 
 def decide(
-    text: str, prediction: Prediction, nearest: Nearest, ticket: tuple[Ticket, float] | None, bundle: Any
+    text: str, prediction: Prediction, nearest: Nearest, ticket: tuple[Ticket, float] | None, bundle: Any,
+    runner_up: tuple[Ticket, float] | None = None,
 ) -> _Answer:
     """Steps 4-8 of the policy for one message in the site's language (see the top)."""
     top = prediction.ranking[0][0] if prediction.ranking else None
@@ -329,7 +343,14 @@ def decide(
     if ticket is not None:
         found, score = ticket
         margin = 0.0 if sure else TICKET_MARGIN
-        if score >= TICKET_FLOOR and score >= closeness + margin and score >= nearest.out_of_scope:
+        rival = max(closeness, nearest.best[1]) if nearest.best else closeness
+        if score >= TICKET_FLOOR and score >= rival + margin and score >= nearest.out_of_scope:
+            if runner_up is not None and score - runner_up[1] < TICKET_TIE:
+                # Two past questions about equally close: the customer picks (a button sends the
+                # ticket's own question, which finds that ticket).
+                return _Answer(CLARIFY_TEXT, Message.Source.CLARIFY, {
+                    "intent": found.intent, "confidence": score, "ticket": found,
+                    "suggestions": [found.question, runner_up[0].question, TALK_TO_PERSON]})
             return _Answer(TICKET_PREFIX + found.resolution, Message.Source.TICKET, {
                 "intent": found.intent, "confidence": score, "ticket": found, "suggestions": [TALK_TO_PERSON]})
     if intent is not None and intent.answer and closeness >= nearest.out_of_scope and (
@@ -337,11 +358,14 @@ def decide(
     ):
         return _answer(intent, prediction.confidence)
     agreed = catalog.get(top) if top and nearest.best and nearest.best[0] == top else None
+    # The model is unsure here, so a past ticket nearly as close is a real alternative: ask.
+    rival_ticket = ticket if ticket is not None and ticket[1] >= TICKET_FLOOR else None
     if (agreed is not None and agreed.answer and not agreed.handoff and closeness >= AGREEMENT_FLOOR
-            and closeness >= nearest.out_of_scope + AGREEMENT_MARGIN):
+            and closeness >= nearest.out_of_scope + AGREEMENT_MARGIN
+            and (rival_ticket is None or closeness >= rival_ticket[1] + AGREEMENT_TICKET_MARGIN)):
         return _answer(agreed, prediction.confidence)
     if closeness >= CLARIFY_FLOOR and closeness >= nearest.out_of_scope and _options(prediction, nearest):
-        return _clarify(CLARIFY_TEXT, prediction, nearest, closeness)
+        return _clarify(CLARIFY_TEXT, prediction, nearest, closeness, rival_ticket)
     return _fallback(prediction)
 
 
@@ -369,12 +393,17 @@ def _answer(intent: Any, confidence: float) -> _Answer:
         "intent": intent.name, "confidence": confidence, "suggestions": intent.quick_replies})
 
 
-def _clarify(text: str, prediction: Prediction, nearest: Nearest, closeness: float) -> _Answer:
+def _clarify(text: str, prediction: Prediction, nearest: Nearest, closeness: float,
+             ticket: tuple[Ticket, float] | None = None) -> _Answer:
+    """A question back: the likely topics, and a close past ticket's question (its button finds it)."""
     options = _options(prediction, nearest)
     if not options:
         return _fallback(prediction)
+    if ticket is not None:
+        options = [options[0], ticket[0].question, *options[1:CLARIFY_OPTIONS - 1]]
     return _Answer(text, Message.Source.CLARIFY, {
         "intent": prediction.ranking[0][0] if prediction.ranking else "", "confidence": closeness,
+        **({"ticket": ticket[0]} if ticket is not None else {}),
         "suggestions": [*options, TALK_TO_PERSON]})
 
 
@@ -404,6 +433,15 @@ def _site_languages(conversation_ids: list[int]) -> dict[int, str]:
     if not conversation_ids:
         return {}
     return dict(Conversation.objects.filter(pk__in=set(conversation_ids)).values_list("pk", "site__language"))
+
+
+def _runner_up(found: list[tuple[Ticket, float]]) -> tuple[Ticket, float] | None:
+    """The best ticket on another topic than the best one, if any among the hits.
+
+    A ticket's topic is its resolution: several customers' wordings of one question share it.
+    """
+    best = found[0][0].resolution if found else None
+    return next(((ticket, score) for ticket, score in found if ticket.resolution != best), None)
 
 
 def _approved(found: list[list[Any]]) -> dict[int, Ticket]:

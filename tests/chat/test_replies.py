@@ -76,6 +76,41 @@ def test_a_ticket_closer_than_the_predicted_intents_examples_answers_instead(sho
     assert message.confidence == pytest.approx(0.62)
 
 
+def test_two_past_tickets_on_different_topics_about_equally_close_are_offered_as_choices(shop):
+    dimmer = Ticket.objects.create(question="Can I use the floor lamp with a dimmer?", resolution="Yes, any dimmer.",
+                                   status=Ticket.Status.APPROVED)
+    plug = Ticket.objects.create(question="Will your lamps work in the UK?", resolution="With an adapter.",
+                                 status=Ticket.Status.APPROVED)
+    text = "will the floor lamp work on my switch"
+    bundle = EvidenceBundle({}, {text: ([_hit(plug, 0.61), _hit(dimmer, 0.6)], Nearest({"order_status": 0.3}, 0.3))})
+    with registry.override(bundle):
+        _, message = ask(shop, text)
+    assert (message.source, message.ticket_id) == (Message.Source.CLARIFY, plug.id)
+    assert message.suggestions == [plug.question, dimmer.question, "Talk to a person"]
+
+
+def test_wordings_of_one_past_question_are_not_a_close_call(shop):
+    first, second = (Ticket.objects.create(question=q, resolution="We sent a replacement.", status=Ticket.Status.APPROVED)
+                     for q in ("The vase arrived cracked", "Two plates were broken in the box"))
+    text = "the bowl was in pieces"
+    bundle = EvidenceBundle({}, {text: ([_hit(first, 0.6), _hit(second, 0.59)], Nearest({"order_status": 0.3}, 0.3))})
+    with registry.override(bundle):
+        _, message = ask(shop, text)
+    assert (message.source, message.ticket_id) == (Message.Source.TICKET, first.id)
+
+
+def test_an_unsure_intent_with_a_past_ticket_nearly_as_close_asks_with_both(shop):
+    ticket = Ticket.objects.create(question="Tracking says delivered but I never got it", resolution="We check it.",
+                                   status=Ticket.Status.APPROVED)
+    text = "marked as delivered, no parcel here"
+    unsure = Prediction(intent=None, confidence=0.2, ranking=[("order_status", 0.2)], threshold=0.5)
+    bundle = EvidenceBundle({text: unsure}, {text: ([_hit(ticket, 0.45)], Nearest({"order_status": 0.5}, 0.3))})
+    with registry.override(bundle):
+        _, message = ask(shop, text)
+    assert message.source == Message.Source.CLARIFY
+    assert message.suggestions[:2] == ["Track my order", ticket.question]
+
+
 def test_an_unapproved_ticket_is_never_offered(shop):
     ticket = Ticket.objects.create(question="my card was charged twice", resolution="We refunded it.")
     text = "i was billed two times for one order"
@@ -123,6 +158,21 @@ def test_a_request_for_a_person_in_two_words_is_handed_off(shop):
     with registry.override(EvidenceBundle({}, {})):
         reply, _ = ask(shop, "real person")
     assert reply.handoff
+
+
+@pytest.mark.parametrize("text", ["get me someone from customer service", "can a member of staff call me",
+                                  "I want to chat with one of your colleagues", "put me through to a manager"])
+def test_requests_for_a_person_in_other_words_are_handed_off(shop, text):
+    with registry.override(EvidenceBundle({}, {})):
+        reply, _ = ask(shop, text)
+    assert reply.handoff
+
+
+@pytest.mark.parametrize("text", ["I'm so fed up with you", "you're not understanding me at all", "what a joke"])
+def test_frustration_in_other_words_is_offered_a_person(shop, text):
+    with registry.override(EvidenceBundle({}, {})):
+        _, message = ask(shop, text)
+    assert message.source == Message.Source.OFFER
 
 
 @pytest.mark.parametrize("text, language", [
