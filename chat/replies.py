@@ -85,6 +85,14 @@ FRUSTRATED = re.compile(
     re.IGNORECASE,
 )
 WORD = re.compile(r"[^\W_]+")
+# A request for help that names no topic ("hi, can you help me", "I have a question") is vague
+# however long: it has a word of the first set and no word outside the two.
+ASKS_FOR_HELP = frozenset("help question questions problem problems issue issues query something assist assistance".split())
+NO_TOPIC = frozenset(
+    "i i'm im me my you your can could would will please pls a an have has got need want with some quick small little "
+    "one hi hello hey there anyone is are do to the am it this that about good morning afternoon evening hope ask "
+    "just so really again there's s m ve d".split()
+)
 
 # The evidence bars, on the ticket space's similarity scale (a message against its own text
 # scores 1). Tuned on bench/data/shop_dev.jsonl only, counting a confidently wrong reply as
@@ -337,7 +345,7 @@ def decide(
 
     if intent is not None and intent.handoff:
         return _answer(intent, prediction.confidence)
-    if words <= VAGUE_WORDS and not (intent is not None and intent.name in short_intents):
+    if words <= VAGUE_WORDS and not (intent is not None and intent.name in short_intents) or _topicless(text):
         return _clarify(VAGUE_TEXT, prediction, nearest, closeness)
     sure = intent is not None and prediction.confidence >= SURE_CONFIDENCE
     if ticket is not None:
@@ -383,6 +391,11 @@ def _decide_by_model(prediction: Prediction, intent: Any, ticket: tuple[Ticket, 
             "intent": prediction.ranking[0][0], "confidence": prediction.confidence,
             "suggestions": [*options, TALK_TO_PERSON]})
     return _fallback(prediction)
+
+
+def _topicless(text: str) -> bool:
+    words = {word.lower() for word in WORD.findall(text)}
+    return bool(words & ASKS_FOR_HELP) and words <= ASKS_FOR_HELP | NO_TOPIC
 
 
 def _answer(intent: Any, confidence: float) -> _Answer:

@@ -129,6 +129,15 @@ def test_a_vague_word_gets_choices_not_a_guess(shop):
     assert message.suggestions == ["Cancel an order", "Track my order", "Change an order", "Talk to a person"]
 
 
+@pytest.mark.parametrize("text", ["hi, can you help me", "I have a question about something", "hello I need some help"])
+def test_a_request_for_help_that_names_no_topic_gets_choices_however_long(shop, text):
+    bundle = EvidenceBundle({text: predicted("greeting", 0.9)},
+                            {text: ([], Nearest({"greeting": 0.8, "order_status": 0.5}, 0.3))})
+    with registry.override(bundle):
+        _, message = ask(shop, text)
+    assert (message.source, message.text) == (Message.Source.CLARIFY, replies.VAGUE_TEXT)
+
+
 def test_a_short_greeting_is_answered_not_questioned(shop):
     bundle = EvidenceBundle({"hi there": predicted("greeting", 0.99)},
                             {"hi there": ([], Nearest({"greeting": 0.9}, 0.1))})
