@@ -80,7 +80,9 @@ ASK_FOR_HUMAN = re.compile(
 FRUSTRATED = re.compile(
     r"\b(useless|stupid|idiot\w*|dumb|rubbish|garbage|crap\w*|shit\w*|f+u+c+k\w*|wtf|damn\w*|"
     r"ridiculous|pathetic|terrible|awful|hopeless|annoying|waste of (my )?time|not helping|"
-    r"doesn'?t help|you suck|sucks|fed up|sick of|incompetent|unbelievable|disgrac\w*|joke|worst|"
+    r"doesn'?t help|you suck|sucks|fed up|sick of|incompetent|unbelievable|disgrac\w*|(is|are|what) a joke|worst|"
+    r"angry|furious|annoyed|unacceptable|outrageous|pointless|rip.?off|are you kidding|(bad|poor) (service|support)|"
+    r"(nobody|no one) (ever )?(answers|helps|replies)|"
     r"you('re| are)? (not|don'?t|never) (understand|listen)\w*|not understanding me)\b",
     re.IGNORECASE,
 )
@@ -102,9 +104,12 @@ VAGUE_WORDS = 2
 # A ticket needs at least this similarity, must come within TICKET_MARGIN of every intent's
 # nearest example (a ticket is one question against some 50 examples per intent, so the best of
 # many is favoured: a near tie goes to the ticket; an intent the model is sure of gets no such
-# allowance) and beat the nearest out-of-scope example.
+# allowance) and beat the nearest out-of-scope example by TICKET_OOS_MARGIN (a ticket is often
+# found through one shared word: "my neighbour parks in my spot" is not about a parcel left
+# with a neighbour).
 TICKET_FLOOR = 0.42
 TICKET_MARGIN = -0.02
+TICKET_OOS_MARGIN = 0.08
 # The nearest tickets looked at; a ticket on another topic (another resolution) within
 # TICKET_TIE of the best one makes a close call: "did you mean" with both questions.
 TICKET_CANDIDATES = 5
@@ -352,7 +357,7 @@ def decide(
         found, score = ticket
         margin = 0.0 if sure else TICKET_MARGIN
         rival = max(closeness, nearest.best[1]) if nearest.best else closeness
-        if score >= TICKET_FLOOR and score >= rival + margin and score >= nearest.out_of_scope:
+        if score >= TICKET_FLOOR and score >= rival + margin and score >= nearest.out_of_scope + TICKET_OOS_MARGIN:
             if runner_up is not None and score - runner_up[1] < TICKET_TIE:
                 # Two past questions about equally close: the customer picks (a button sends the
                 # ticket's own question, which finds that ticket).

@@ -177,7 +177,8 @@ def test_requests_for_a_person_in_other_words_are_handed_off(shop, text):
     assert reply.handoff
 
 
-@pytest.mark.parametrize("text", ["I'm so fed up with you", "you're not understanding me at all", "what a joke"])
+@pytest.mark.parametrize("text", ["I'm so fed up with you", "you're not understanding me at all", "what a joke",
+                                  "this is unacceptable", "nobody ever answers here"])
 def test_frustration_in_other_words_is_offered_a_person(shop, text):
     with registry.override(EvidenceBundle({}, {})):
         _, message = ask(shop, text)
