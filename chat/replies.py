@@ -350,7 +350,7 @@ def decide(
 
     if intent is not None and intent.handoff:
         return _answer(intent, prediction.confidence)
-    if words <= VAGUE_WORDS and not (intent is not None and intent.name in short_intents) or _topicless(text):
+    if (words <= VAGUE_WORDS and not (intent is not None and intent.name in short_intents)) or _topicless(text):
         return _clarify(VAGUE_TEXT, prediction, nearest, closeness)
     sure = intent is not None and prediction.confidence >= SURE_CONFIDENCE
     if ticket is not None:
