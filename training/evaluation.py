@@ -14,10 +14,8 @@ from training.export import export_trained
 from training.metrics import OOS, metrics, name, write_report
 from training.fit import Progress, TrainedIntentModel, fine_tune
 
-def baseline_predict(
-    train_texts: list[str], train_intents: list[str | None], test_texts: list[str]
-) -> list[str | None]:
-    """TF-IDF word (1-2) + char_wb (2-5) n-grams with logistic regression; OOS is a class."""
+def baseline_classifier() -> Any:
+    """TF-IDF word (1-2) + char_wb (2-5) n-grams with logistic regression (unfitted sklearn pipeline)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline, make_union
@@ -26,7 +24,14 @@ def baseline_predict(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
     )
-    clf = make_pipeline(features, LogisticRegression(C=10.0, max_iter=2000))
+    return make_pipeline(features, LogisticRegression(C=10.0, max_iter=2000))
+
+
+def baseline_predict(
+    train_texts: list[str], train_intents: list[str | None], test_texts: list[str]
+) -> list[str | None]:
+    """The baseline classifier trained on the same rows; OOS is a class."""
+    clf = baseline_classifier()
     clf.fit(train_texts, [name(i) for i in train_intents])
     return [None if p == OOS else str(p) for p in clf.predict(test_texts)]
 

@@ -18,7 +18,7 @@ import numpy as np
 from serving.intents import OOV, Preprocessor
 from training.architecture import DEFAULT_CONFIG, WIDE, build_model, build_vocab, predict_logits, set_encoder_trainable
 from training.base import Base
-from training.calibration import choose_threshold, fit_temperature, softmax
+from training.calibration import choose_threshold, fit_temperature, separation_temperature, softmax
 from training.dataset import HOLDOUT_FRACTION, holdout_split
 
 Progress = Callable[[str, float], None]
@@ -122,7 +122,9 @@ def fine_tune(
     2. Build the model, copy the base encoder in (base_dir=None trains from scratch), new head.
     3. Train the head alone with the encoder frozen, then the whole model at a lower learning rate
        (cosine decay), scoring the held-out split after every epoch.
-    4. Fit a softmax temperature and the out-of-scope thresholds on the held-out split.
+    4. Fit a softmax temperature and the out-of-scope thresholds on the held-out split (without
+       out-of-scope rows, the temperature that best separates pseudo out-of-scope rows instead:
+       `separation_temperature`).
     5. With `refit`: train the same schedule again on all rows, held-out ones included, and keep
        that model with the temperature and thresholds of step 4 (10 % more data for twice the
        training time). Without: keep the step-3 model at its best held-out epoch (later wins ties).
@@ -198,6 +200,8 @@ def fine_tune(
         model.set_weights(best["weights"])
     logits = predict_logits(model, x_ho)
     temperature = fit_temperature(logits, y_ho)
+    if not has_oos:  # nothing to learn rejection from but the held-out rows themselves (see there)
+        temperature = separation_temperature(logits, y_ho, temperature)
     thresholds = choose_threshold(softmax(logits / temperature), y_ho, oos_index, labels=class_names)
     holdout_accuracy = float((logits.argmax(1) == y_ho).mean())
     if refit:

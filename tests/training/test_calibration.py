@@ -43,17 +43,63 @@ def test_pretraining_leaves_out_the_rows_fine_tuning_holds_out(tmp_path):
     assert len(texts) == 60 + 30 + 1 - len(left_out)
 
 
-def test_without_oos_examples_the_threshold_rejects_only_the_least_sure_correct_answer():
+def test_leaving_a_class_out_is_the_softmax_over_the_other_intents():
+    from training.calibration import leave_class_out_confidence, softmax
+
+    logits = np.array([[3.0, 1.0, 0.5, -1.0], [0.2, 2.5, 2.4, 0.0]])
+    y = np.array([0, 2])
+    expected = [softmax(logits[0, [1, 2, 3]]).max(), softmax(logits[1, [0, 1, 3]]).max()]
+    assert leave_class_out_confidence(softmax(logits), y) == pytest.approx(expected)
+
+
+def _sure_and_hesitant_answers():
+    """90 sure answers (0.9; without their intent the model would spread the rest evenly, 0.5) and
+    10 hesitant ones (0.5 with the runner-up at 0.45: without their intent, 0.9 for the runner-up)."""
+    rows = [([0.9, 0.05, 0.05], 0)] * 45 + [([0.05, 0.9, 0.05], 1)] * 45 + [([0.5, 0.45, 0.05], 0)] * 10
+    return np.array([r for r, _ in rows]), np.array([c for _, c in rows])
+
+
+def test_without_oos_examples_the_threshold_refuses_what_the_model_would_also_say_to_an_intent_it_lacks():
     from training.calibration import choose_threshold
 
-    rng = np.random.default_rng(0)
-    probs = rng.dirichlet(np.ones(4) * 0.3, size=500)
-    y = probs.argmax(1)
-    y[:50] = (y[:50] + 1) % 4  # some wrong answers, which a threshold cannot make right
+    probs, y = _sure_and_hesitant_answers()
+    t = choose_threshold(probs, y, None, labels=["a", "b"], min_per_intent=1000)
+    # Accepting the hesitant answers would also accept every message that looks like them but
+    # belongs to no intent (0.9 > 0.5): 10 correct answers are refused to reject those.
+    assert 0.5 < t["default"] <= 0.9 and t["per_intent"] == {}
+    assert "leave-class-out" in t["method"]
+
+
+def test_without_oos_examples_sure_answers_are_all_kept():
+    from training.calibration import choose_threshold
+
+    probs, y = _sure_and_hesitant_answers()
+    t = choose_threshold(probs[:90], y[:90], None)
+    assert 0.5 < t["default"] <= 0.9  # between the pseudo out-of-scope rows (0.5) and every answer
+
+
+def test_without_oos_examples_a_threshold_can_split_confidences_crowded_under_one():
+    from training.calibration import choose_threshold
+
+    # A small temperature: right answers at 0.9995 and above, the leave-class-out ones at 0.999.
+    probs = np.array([[0.9999, 0.00005, 0.00005]] * 30 + [[0.9995, 0.0004991, 0.0000009]] * 30)
+    y = np.zeros(60, np.int64)
     t = choose_threshold(probs, y, None)
-    conf, correct = probs.max(1), probs.argmax(1) == y
-    assert t["default"] == pytest.approx(np.sort(conf[correct])[0], abs=1e-4)
-    assert (conf[correct] < t["default"]).sum() == 0 and t["per_intent"] == {}
+    assert 0.999 < t["default"] <= 0.9995
+
+
+def test_an_intent_with_enough_held_out_rows_gets_its_own_threshold_without_oos_examples_too():
+    from serving.intents import decide
+    from training.calibration import choose_threshold
+
+    # "a" is answered surely (0.9) and its pseudo OOS (rows of "b" without "b") reach 0.8;
+    # "b" is answered at 0.6 and its pseudo OOS (rows of "a" without "a") reach 0.5.
+    probs = np.array([[0.9, 0.05, 0.05]] * 50 + [[0.32, 0.6, 0.08]] * 50)
+    y = np.array([0] * 50 + [1] * 50)
+    t = choose_threshold(probs, y, None, labels=["a", "b", "c"], min_per_intent=40)
+    assert 0.8 < t["per_intent"]["a"] <= 0.9 and 0.5 < t["per_intent"]["b"] <= 0.6
+    assert decide(np.array([0.85, 0.1, 0.05]), ["a", "b", "c"], None, t).intent is None
+    assert decide(np.array([0.3, 0.65, 0.05]), ["a", "b", "c"], None, t).intent == "b"
 
 
 def _two_intents_and_oos():
@@ -80,3 +126,28 @@ def test_an_intent_with_enough_held_out_rows_gets_its_own_threshold():
     assert 0.72 < t["per_intent"]["a"] <= 0.9 and 0.36 < t["per_intent"]["b"] <= 0.6
     assert decide(probs[45], labels, 2, t).intent is None  # an OOS look-alike of "a"
     assert decide(probs[0], labels, 2, t).intent == "a" and decide(probs[60], labels, 2, t).intent == "b"
+
+
+def test_auroc_counts_the_pairs_a_positive_wins_with_ties_as_half():
+    from training.calibration import _auroc
+
+    assert _auroc(np.array([0.9, 0.5]), np.array([0.5, 0.1])) == pytest.approx(3.5 / 4)
+
+
+def test_without_oos_examples_the_temperature_is_the_multiple_of_the_fitted_one_that_separates_best():
+    from training.calibration import SEPARATION_MULTIPLIERS, _auroc, leave_class_out_confidence, separation_temperature, softmax
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 8, 200)
+    logits = rng.normal(0, 2, (200, 8))
+    logits[np.arange(200), y] += 4
+
+    def separation(t: float) -> float:
+        probs = softmax(logits / t)
+        correct = probs.argmax(1) == y
+        return _auroc(probs.max(1)[correct], leave_class_out_confidence(probs, y))
+
+    t = separation_temperature(logits, y, 0.8)
+    assert round(t / 0.8, 6) in SEPARATION_MULTIPLIERS
+    assert separation(t) == max(separation(0.8 * m) for m in SEPARATION_MULTIPLIERS)
+    assert separation_temperature(logits[:0], y[:0], 0.8) == 0.8
