@@ -155,9 +155,10 @@ def choose_threshold(
     is_oos = (y == oos_index) if oos_index is not None else np.zeros(len(y), bool)
     correct = top == y
     with_oos = bool(is_oos.sum() and (~is_oos).sum())
-    pseudo_conf = leave_class_out_confidence(probs, y) if not with_oos else np.zeros(len(y))
-    pseudo_top = (np.where(np.arange(probs.shape[1])[None, :] == y[:, None], -1.0, probs).argmax(1)
-                  if not with_oos else np.zeros(len(y), np.int64))
+    # Pseudo out-of-scope rows (without real ones): what each row would get without its intent.
+    answerable = np.maximum(in_scope, 0.0)  # an OOS class with too few rows to hold out answers nothing
+    pseudo_conf = leave_class_out_confidence(answerable, y) if not with_oos else np.zeros(len(y))
+    pseudo_top = np.where(np.arange(probs.shape[1])[None, :] == y[:, None], -1.0, answerable).argmax(1)
 
     def rule(rows: np.ndarray, pseudo_rows: np.ndarray) -> float:
         if with_oos:
