@@ -70,6 +70,14 @@ def test_without_oos_examples_the_threshold_refuses_what_the_model_would_also_sa
     assert "leave-class-out" in t["method"]
 
 
+def test_without_oos_examples_a_budget_caps_the_correct_answers_refused():
+    from training.calibration import choose_threshold
+
+    probs, y = _sure_and_hesitant_answers()
+    t = choose_threshold(probs, y, None, no_oos_max_in_scope_loss=0.05)
+    assert t["default"] <= 0.5  # refusing the 10 hesitant answers would cost 10 points: keep them
+
+
 def test_without_oos_examples_sure_answers_are_all_kept():
     from training.calibration import choose_threshold
 
