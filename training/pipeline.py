@@ -156,6 +156,11 @@ def score(model: Any, texts: list[str], intents: list[str | None], report_dir: P
         "n": len(texts),
         "per_intent": per_intent_accuracy(intents, predicted),
     }
+    if all(t is not None for t in intents):
+        # A split without out-of-scope rows cannot reward a threshold, only charge it: there the
+        # gate compares the models' top intents instead (`comparable`).
+        top1 = metrics(intents, [p.ranking[0][0] if p.ranking else None for p in predictions])
+        result.update(top1_accuracy=round(top1["accuracy"], 4), top1_macro_f1=round(top1["macro_f1"], 4))
     if report_dir is not None:
         write_report(report_dir, list(intents), predicted, [p.confidence for p in predictions], result)
     return result
@@ -192,6 +197,18 @@ def allowed_drop(metric: float, n: int) -> float:
     return max(settings.RETRAIN_GATE_TOLERANCE, noise)
 
 
+def comparable(scores: dict[str, Any], metric: str) -> float | None:
+    """The accuracy or macro-F1 the gate compares: with out-of-scope rows in the split, the
+    thresholded one (out-of-scope as one more class); without, the top intent's (`top1_*`).
+
+    Without out-of-scope rows every rejection counts as a mistake, so a model whose thresholds
+    expect out-of-scope messages (training.calibration, open-world rule for data without such
+    rows) would always look worse than one that rejects nothing, and could never replace it.
+    """
+    top1 = scores.get(f"top1_{metric}")
+    return top1 if top1 is not None else scores.get(metric)
+
+
 def gate(candidate: dict[str, Any], active: dict[str, Any] | None) -> tuple[bool, str]:
     """Publish only if the candidate is not worse than the active model on either split, and not
     far below the active model's own recorded held-out accuracy (`active["recorded"]`, from its
@@ -199,18 +216,19 @@ def gate(candidate: dict[str, Any], active: dict[str, Any] | None) -> tuple[bool
     them there alone lets it through (issue 14, item 13)."""
     if active is None:
         floor = settings.RETRAIN_MIN_ACCURACY
-        accuracy = candidate["heldout"]["accuracy"]
+        accuracy = comparable(candidate["heldout"], "accuracy")
         if accuracy is not None and accuracy < floor:
             return False, f"held-out accuracy {accuracy} is below the minimum {floor} for a first model"
         return True, "no active model"
-    recorded = (active.get("recorded") or {}).get("accuracy")
-    accuracy = candidate["heldout"]["accuracy"]
+    closed_world = candidate["heldout"].get("top1_accuracy") is not None
+    recorded = (active.get("recorded") or {}).get("top1_accuracy" if closed_world else "accuracy")
+    accuracy = comparable(candidate["heldout"], "accuracy")
     if recorded is not None and accuracy is not None and accuracy < recorded - settings.RETRAIN_MAX_DROP_FROM_RECORDED:
         return False, (f"held-out accuracy {accuracy} is far below the active model's recorded {recorded} "
                        f"(more than {settings.RETRAIN_MAX_DROP_FROM_RECORDED} lower): the new data may be mislabelled")
     for split_name in ("heldout", "regression"):
         for metric in ("accuracy", "macro_f1"):
-            new, old = candidate[split_name][metric], active[split_name][metric]
+            new, old = comparable(candidate[split_name], metric), comparable(active[split_name], metric)
             if new is None or old is None:
                 continue
             n_classes = len(candidate[split_name].get("per_intent") or {}) or 1
@@ -312,6 +330,7 @@ def _train_and_publish(run: TrainingRun, draft: registry.Draft) -> TrainingRun:
     metrics = {
         **candidate,
         "accuracy": candidate["heldout"]["accuracy"],
+        "top1_accuracy": candidate["heldout"].get("top1_accuracy"),
         "macro_f1": candidate["heldout"]["macro_f1"],
         "oos_recall": candidate["heldout"]["oos_recall"],
         "gate": reason,
@@ -331,7 +350,7 @@ def _train_and_publish(run: TrainingRun, draft: registry.Draft) -> TrainingRun:
     manifest = {
         "version": version,
         "data_fingerprint": fingerprint(texts, intents),
-        "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "oos_recall", "n_examples", "n_intents")},
+        "metrics": {k: metrics[k] for k in ("accuracy", "top1_accuracy", "macro_f1", "oos_recall", "n_examples", "n_intents")},
         "libraries": _library_versions(),
         "base_model": str(settings.BASE_MODEL_DIR.name),
         "run": run.pk,

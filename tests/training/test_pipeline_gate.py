@@ -52,3 +52,17 @@ def test_every_label_keeps_an_example_to_train_on():
     texts = ["only one"]
     train, held = split(texts, ["rare"])
     assert train == [0] and held == []
+
+
+def test_without_out_of_scope_rows_the_gate_compares_top_intents_not_thresholds(settings):
+    # A candidate whose thresholds expect out-of-scope messages refuses some held-out rows that
+    # its top intent gets right; on a split with no out-of-scope rows that is not a regression.
+    settings.RETRAIN_GATE_TOLERANCE = 0.02
+    settings.RETRAIN_MAX_DROP_FROM_RECORDED = 0.15
+    active = {"heldout": {**scores(0.92, 0.91), "top1_accuracy": 0.92, "top1_macro_f1": 0.91},
+              "regression": scores(None, None, 0), "recorded": {"accuracy": 0.92}}
+    open_world = {"heldout": {**scores(0.75, 0.74), "top1_accuracy": 0.93, "top1_macro_f1": 0.92}, "regression": scores(None, None, 0)}
+    assert gate(open_world, active)[0]
+    worse_model = {"heldout": {**scores(0.75, 0.74), "top1_accuracy": 0.80, "top1_macro_f1": 0.92}, "regression": scores(None, None, 0)}
+    passed, reason = gate(worse_model, active)
+    assert not passed and "heldout accuracy 0.8 " in reason
