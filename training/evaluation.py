@@ -36,6 +36,39 @@ def baseline_predict(
     return [None if p == OOS else str(p) for p in clf.predict(test_texts)]
 
 
+# Column names that labelled-utterance files commonly use, tried in order when a file lacks the
+# ones asked for (`evaluate_intents` without --text-column / --intent-column).
+TEXT_COLUMNS = ("text", "sentence", "utterance", "query", "message", "question")
+INTENT_COLUMNS = ("intent", "label", "category", "class")
+
+
+def guess_columns(header: list[str], text_column: str | None, intent_column: str | None) -> tuple[str, str]:
+    """The text and intent columns of a file: the ones asked for, else the first known names present."""
+    def pick(asked: str | None, known: tuple[str, ...]) -> str:
+        if asked is not None:
+            return asked
+        lowered = {column.strip().lower(): column for column in header}
+        return next((lowered[name] for name in known if name in lowered), known[0])
+
+    return pick(text_column, TEXT_COLUMNS), pick(intent_column, INTENT_COLUMNS)
+
+
+def unknown_as_out_of_scope(train_intents: list[str | None], test_intents: list[str | None]) -> tuple[list[str | None], list[str]]:
+    """Test labels that no training row has, turned into out-of-scope (None), and which they were.
+
+    A bot cannot answer with an intent it was never taught: for it such a message is out of scope,
+    whatever the test file calls it (datasets spell out-of-scope differently: "oos",
+    "NO_NODES_DETECTED", "none"). Scoring them as a class of their own would count every correct
+    refusal as a mistake.
+    """
+    known = set(train_intents)
+    unknown = sorted({i for i in test_intents if i is not None and i not in known})
+    if not unknown:
+        return test_intents, []
+    missing = set(unknown)
+    return [None if i in missing else i for i in test_intents], unknown
+
+
 def keras_predict_latency(trained: TrainedIntentModel, texts: list[str]) -> dict[str, float]:
     """Latency of Keras `model.predict` on one message at a time (what serving must not do)."""
     lat = []

@@ -1,5 +1,6 @@
 """manage.py evaluate_intents --train TRAIN.csv --test TEST.csv: the standard pipeline on one split."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -8,6 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
+    # Offline: touches neither the database nor a served bundle, so it runs without a deployment's
+    # settings (a newcomer without SECRET_KEY); checks belong to the server and CI.
+    requires_system_checks: list[str] = []
     help = (
         "Fine-tune from the base on TRAIN, pick thresholds on a held-out part of TRAIN, export the "
         "quantized serving model and score it on TEST. Touches neither the database nor the active bundle."
@@ -16,9 +20,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--train", required=True, type=Path)
         parser.add_argument("--test", required=True, type=Path)
-        parser.add_argument("--text-column", default="text")
-        parser.add_argument("--intent-column", default="intent")
-        parser.add_argument("--oos-label", default="oos", help="Rows with this intent are out-of-scope.")
+        parser.add_argument("--text-column", default=None, help="Default: the first of text, sentence, utterance, query, message, question.")
+        parser.add_argument("--intent-column", default=None, help="Default: the first of intent, label, category, class.")
+        parser.add_argument("--oos-label", default="oos", help=(
+            "Rows with this intent are out-of-scope; so are test rows whose intent no training row has."))
         parser.add_argument("--report", type=Path, default=None, help="Write per-intent metrics and plots here.")
         parser.add_argument("--base", type=Path, default=None, help="Base model folder (default: settings.BASE_MODEL_DIR).")
         parser.add_argument("--from-scratch", action="store_true", help="Skip the base (for comparison).")
@@ -29,15 +34,27 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         from knowledge.csvfiles import CsvError, read_labelled_csv
-        from training.evaluation import evaluate
+        from training.evaluation import evaluate, guess_columns, unknown_as_out_of_scope
         from training.fit import TqdmProgress
 
-        columns = {"text_column": options["text_column"], "intent_column": options["intent_column"], "oos_label": options["oos_label"]}
+        def read(path: Path) -> tuple[list[str], list[str | None]]:
+            try:
+                with open(path, newline="", encoding="utf-8-sig") as handle:
+                    header = next(csv.reader(handle), [])
+            except OSError as exc:
+                raise CsvError(f"{path}: {exc}") from exc
+            text_column, intent_column = guess_columns(header, options["text_column"], options["intent_column"])
+            return read_labelled_csv(path, text_column=text_column, intent_column=intent_column, oos_label=options["oos_label"])
+
         try:
-            train_texts, train_intents = read_labelled_csv(options["train"], **columns)
-            test_texts, test_intents = read_labelled_csv(options["test"], **columns)
+            train_texts, train_intents = read(options["train"])
+            test_texts, test_intents = read(options["test"])
         except CsvError as exc:
             raise CommandError(str(exc)) from exc
+        test_intents, unknown = unknown_as_out_of_scope(train_intents, test_intents)
+        if unknown:
+            self.stderr.write(f"out of scope: {len(unknown)} test label(s) that no training row has: {', '.join(unknown[:10])}"
+                              + (" …" if len(unknown) > 10 else ""))
         base = None if options["from_scratch"] else (options["base"] or Path(settings.BASE_MODEL_DIR))
         bar = TqdmProgress("fine-tune")
         try:
@@ -48,6 +65,7 @@ class Command(BaseCommand):
             )
         finally:
             bar.close()
+        result["test_labels_unknown_to_training"] = unknown
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return

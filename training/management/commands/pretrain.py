@@ -8,6 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
+    # Offline: touches neither the database nor a served bundle, so it runs without a deployment's
+    # settings (a newcomer without SECRET_KEY); checks belong to the server and CI.
+    requires_system_checks: list[str] = []
     help = "Pretrain the base intent encoder on BANKING77 + CLINC150 train (+ wiki sentences as out-of-scope)."
 
     def add_arguments(self, parser):
