@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from api import schema  # noqa: F401  (registers the bearer scheme with drf-spectacular, for the schema views)
 from api import views
 
 router = DefaultRouter(trailing_slash=True)

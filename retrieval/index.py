@@ -63,8 +63,16 @@ def gpu_count() -> int:
 
 
 def use_one_thread() -> None:
-    """Serving answers one query at a time: more OpenMP threads only add p99 (STYLE.md §19)."""
+    """Serving answers one query at a time: more OpenMP threads only add p99 (STYLE.md §19).
+
+    numpy's BLAS too: OpenBLAS spreads a product as small as one batch's (16 texts × 1,000
+    n-gram columns × 256, the lexical projection; the example comparison) over every core, which
+    on the busy 2-core machine took up to 17x the CPU of one thread (docs/benchmarks.md).
+    """
     faiss.omp_set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")  # as a call, not a block: the limit stays
 
 
 def use_threads(n: int) -> None:

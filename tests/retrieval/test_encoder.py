@@ -127,6 +127,26 @@ def test_embedding_hashes_n_grams_exactly_as_scikit_learn_fits_them():
     assert counts.tolist() == expected.data[order].tolist()
 
 
+def test_hashing_answers_the_same_from_its_word_cache_and_after_the_cache_is_emptied(monkeypatch):
+    from retrieval import encoder as module
+
+    first = module.hashed_counts(ODD_TEXTS, LexicalEncoder.N_FEATURES)
+    cached = module.hashed_counts(ODD_TEXTS, LexicalEncoder.N_FEATURES)
+    monkeypatch.setattr(module, "WORD_CACHE_SIZE", 2)  # fills and empties on every few words
+    module._WORD_COLUMNS.clear()
+    bounded = module.hashed_counts(ODD_TEXTS, LexicalEncoder.N_FEATURES)
+    assert len(module._WORD_COLUMNS) <= 2
+    for again in (cached, bounded):
+        assert all(a.tolist() == b.tolist() for a, b in zip(first, again, strict=True))
+
+
+def test_a_text_embeds_alike_alone_and_in_a_batch():
+    encoder = LexicalEncoder.fit(TEXTS, dim=5, unit=False)
+    batch = encoder.embed(ODD_TEXTS)
+    alone = np.vstack([encoder.embed([text]) for text in ODD_TEXTS])
+    assert np.allclose(batch, alone, atol=1e-6)
+
+
 def test_embedding_matches_the_sparse_weighting_the_encoder_was_fit_with():
     from retrieval.encoder import _hasher
 

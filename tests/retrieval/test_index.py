@@ -126,3 +126,11 @@ def test_searches_from_other_threads_run_safely_during_additions():
     for thread in threads:
         thread.join()
     assert not errors and len(index) == 3000
+
+
+def test_serving_runs_numpy_products_on_one_thread_as_faiss_searches():
+    from threadpoolctl import threadpool_info
+
+    index_module.use_one_thread()
+    numpy_blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas" and "scipy_openblas" in pool["filepath"]]
+    assert numpy_blas and all(pool["num_threads"] == 1 for pool in numpy_blas), threadpool_info()
