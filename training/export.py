@@ -16,6 +16,7 @@ from training.calibration import softmax
 from serving.intents import (  # noqa: E402
     BATCH_SIZE,
     BATCH_TFLITE_PATTERN,
+    SINGLE_TFLITE_PATTERN,
     FORMAT_VERSION,
     LABELS_FILE,
     THRESHOLDS_FILE,
@@ -25,6 +26,7 @@ from serving.intents import (  # noqa: E402
     IntentModel,
     Preprocessor,
     batch_steps,
+    single_steps,
     normalize,
 )
 
@@ -106,12 +108,12 @@ def export_intent_model(
     check_texts: list[str] | None = None,
     quantize: bool = True,
 ) -> dict[str, Any]:
-    """Write model.tflite, the batch graphs, tokenizer.json, labels.json and thresholds.json.
+    """Write model.tflite, the shorter one-text and the batch graphs, tokenizer.json, labels.json and thresholds.json.
 
     `labels` is the head's class order. `thresholds` holds "default" and "per_intent", and may
     carry "oos_index" (the out-of-scope class in `labels`) and "temperature" (baked into the graph).
     Raises ExportError if the converted model is suspiciously small, disagrees with Keras, or its
-    batch graph disagrees with the single-text graph.
+    shorter or batch graphs disagree with the full-length one-text graph.
     """
 
     directory = Path(directory)
@@ -127,6 +129,10 @@ def export_intent_model(
         raise ExportError(f"converted model is {len(blob)} bytes for {n_params} parameters: weights missing")
 
     (directory / TFLITE_FILE).write_bytes(blob)
+    for steps in single_steps(preprocessor):
+        (directory / SINGLE_TFLITE_PATTERN.format(steps=steps)).write_bytes(
+            _convert(keras_model, preprocessor, temperature, quantize, 1, steps)
+        )
     for steps in batch_steps(preprocessor):
         (directory / BATCH_TFLITE_PATTERN.format(steps=steps)).write_bytes(
             _convert(keras_model, preprocessor, temperature, quantize, BATCH_SIZE, steps)
@@ -149,15 +155,20 @@ def export_intent_model(
 
     # Accuracy check: the served model must agree with Keras on real (or probe) texts.
     texts = [t for t in (check_texts or []) if normalize(t)][:300] or _probe_texts(preprocessor)
-    served = IntentModel.load(directory)
+    served = IntentModel.load(directory, full_length_only=True)
     lite = np.stack([served.probabilities(t) for t in texts])
-    # Every batch graph must agree with the single-text graph, the long one included.
+    # Every other graph must agree with the full-length one-text graph, the long ones included;
+    # each model loaded afresh, so that no memo answers for another graph.
     long_texts = _probe_texts(preprocessor, 2 * BATCH_SIZE, seed=1, words=(SHORT_STEPS + 1, preprocessor.max_len + 8))
     reference = np.concatenate([lite, np.stack([served.probabilities(t) for t in long_texts])])
-    batched = IntentModel.load(directory).probabilities_many(texts + long_texts)  # a fresh memo
+    batched = IntentModel.load(directory).probabilities_many(texts + long_texts)
     batch_diff = float(np.abs(batched - reference).max())
     if batch_diff > 1e-3:
         raise ExportError(f"the batch graph differs from the single-text graph by {batch_diff:.4f}")
+    shortened = IntentModel.load(directory)
+    single_diff = float(np.abs(np.stack([shortened.probabilities(t) for t in texts + long_texts]) - reference).max())
+    if single_diff > 1e-3:
+        raise ExportError(f"a shorter one-text graph differs from the full-length one by {single_diff:.4f}")
     ref = softmax(predict_logits(keras_model, preprocessor.encode_batch(texts)) / temperature)
     agreement = float((lite.argmax(1) == ref.argmax(1)).mean())
     max_diff = float(np.abs(lite - ref).max())
@@ -170,6 +181,7 @@ def export_intent_model(
         "keras_agreement": agreement,
         "max_prob_diff": max_diff,
         "batch_max_prob_diff": batch_diff,
+        "short_max_prob_diff": single_diff,
         "n_check_texts": len(texts),
         "dim": served.dim,
     }

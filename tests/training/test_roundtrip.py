@@ -37,13 +37,18 @@ def trained():
 
 
 @pytest.fixture(scope="module")
-def served(trained, tmp_path_factory):
-    from serving.intents import IntentModel
-
+def exported(trained, tmp_path_factory):
     directory = tmp_path_factory.mktemp("bundle") / "intent"
     info = export_trained(trained, directory)
     assert info["tflite_bytes"] > 0.5 * info["n_params"]
-    return IntentModel.load(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def served(exported):
+    from serving.intents import IntentModel
+
+    return IntentModel.load(exported)
 
 
 def test_served_probabilities_match_keras(trained, served):
@@ -115,3 +120,28 @@ def test_a_batch_is_answered_as_each_text_alone(trained, tmp_path):
     assert np.abs(one_by_one - together).max() < 1e-4
     assert [p.intent for p in IntentModel.load(directory).predict_many(texts)] == [
         alone.predict(t).intent for t in texts]
+
+
+def test_a_short_text_alone_runs_in_the_short_graph_and_gets_the_full_length_answer(exported):
+    from serving.intents import SHORT_STEPS, IntentModel
+
+    texts = [t for rows in DATA.values() for t in rows] + OOS + [" ".join(["my card"] * 12)]  # 24 words
+    full = IntentModel.load(exported, full_length_only=True)
+    shortened = IntentModel.load(exported)
+    assert [graph.steps for graph in shortened._singles] == [SHORT_STEPS, full.preprocessor.max_len]
+    assert np.abs(np.stack([full.probabilities(t) for t in texts])
+                  - np.stack([shortened.probabilities(t) for t in texts])).max() < 1e-4
+
+
+def test_a_model_exported_before_the_short_graph_still_serves(exported, tmp_path):
+    import shutil
+
+    from serving.intents import SHORT_STEPS, SINGLE_TFLITE_PATTERN, IntentModel
+
+    older = tmp_path / "intent"
+    shutil.copytree(exported, older)
+    (older / SINGLE_TFLITE_PATTERN.format(steps=SHORT_STEPS)).unlink()
+    texts = [t for rows in DATA.values() for t in rows] + OOS
+    before, now = IntentModel.load(older), IntentModel.load(exported)
+    assert [graph.steps for graph in before._singles] == [before.preprocessor.max_len]
+    assert [before.predict(t).intent for t in texts] == [now.predict(t).intent for t in texts]
