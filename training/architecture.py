@@ -26,6 +26,7 @@ HEAD = "head"
 
 
 WIDE = "head_wide"
+BAG_TABLE = "hash_emb_bag"
 
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -81,9 +82,13 @@ class ReverseValid(layers.Layer):
 
 def build_model(
     pre: Preprocessor, n_classes: int, config: dict[str, Any], *, steps: int | None = None,
-    batch: int | None = None, wide: bool = True,
+    batch: int | None = None, wide: bool = True, bag_table: bool = False,
 ) -> keras.Model:
-    """The full model: inputs (words, subwords, bag) -> {"logits", "embedding"}."""
+    """The full model: inputs (words, subwords, bag) -> {"logits", "embedding"}.
+
+    `bag_table`: the sentence n-grams read their own copy of the hashed embedding table (for the
+    serving graphs of training/export.py, which copies the weights into it).
+    """
     e, u = config["emb_dim"], config["units"]
     words = keras.Input((steps,), batch_size=batch, dtype="int32", name="words")
     subwords = keras.Input((steps, pre.max_sub), batch_size=batch, dtype="int32", name="subwords")
@@ -100,7 +105,11 @@ def build_model(
     )
     seq = layers.Concatenate(name="bi")([fwd, bwd])
     pooled = MaskedMax(name="pool")(seq, words)
-    bag_vec = MaskedMean(name="bag_mean")(hash_emb(bag), bag)
+    # One table read by two lookups is dequantized whole by TFLite, into every interpreter (4 MB
+    # each, four graphs per bundle); a table read once is gathered in int8 and only the rows used
+    # are dequantized. Same values either way.
+    bag_emb = layers.Embedding(pre.buckets + 1, e, name=BAG_TABLE) if bag_table else hash_emb
+    bag_vec = MaskedMean(name="bag_mean")(bag_emb(bag), bag)
     z = layers.Concatenate(name="features")([pooled, bag_vec])
     z = layers.Dropout(config["dropout"], name="feat_dropout")(z)
     embedding = layers.Dense(config["proj_dim"], activation="tanh", name="proj")(z)

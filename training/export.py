@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np  # noqa: E402
 
 from training.fit import TrainedIntentModel
-from training.architecture import build_model, predict_logits
+from training.architecture import BAG_TABLE, build_model, predict_logits
 from training.calibration import softmax
 from serving.intents import (  # noqa: E402
     BATCH_SIZE,
@@ -67,8 +67,18 @@ def _convert(
     n_classes = keras_model.get_layer("head").units
     wide = any(layer.name == "head_wide" for layer in keras_model.layers)
     steps = steps or preprocessor.max_len
-    serving = build_model(preprocessor, n_classes, model_config(keras_model), steps=steps, batch=batch, wide=wide)
-    serving.set_weights(keras_model.get_weights())
+    serving = build_model(preprocessor, n_classes, model_config(keras_model), steps=steps, batch=batch, wide=wide,
+                          bag_table=True)
+    for layer in keras_model.layers:
+        if layer.weights:
+            serving.get_layer(layer.name).set_weights(layer.get_weights())
+    # The sentence n-grams' own copy of the hashed table (architecture.build_model: TFLite then
+    # gathers both in int8). Identical constants are merged by the converter, so the copy's row 0,
+    # padding that every mean masks out, is negated: it then differs, with the same largest
+    # magnitude, hence the same int8 scale and the same values everywhere else.
+    table = np.array(keras_model.get_layer("hash_emb").get_weights()[0])
+    table[0] = -table[0] if np.any(table[0]) else table[1]
+    serving.get_layer(BAG_TABLE).set_weights([table])
     p = preprocessor
     signature = [
         tf.TensorSpec((batch, steps), tf.int32, name="words"),
