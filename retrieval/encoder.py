@@ -51,7 +51,10 @@ SMALL_CORPUS = 2000
 
 
 # The lexical encoder's file format; a load of any other refuses (no guessing at missing keys).
-LEXICAL_FORMAT = 2
+# 3: the projection saved as projection.npy, (columns, dim), which serving maps read-only
+# instead of copying; 2 (components.npy, (dim, columns)) still loads, into memory.
+LEXICAL_FORMAT = 3
+READABLE_LEXICAL_FORMATS = (2, 3)
 
 class Encoder(Protocol):
     dim: int
@@ -176,8 +179,9 @@ class LexicalEncoder:
         self,
         columns: np.ndarray,
         idf: np.ndarray,
-        components: np.ndarray,
+        components: np.ndarray | None = None,
         *,
+        projection: np.ndarray | None = None,
         unit: bool = True,
         unknown_idf: float | None = None,
     ) -> None:
@@ -185,7 +189,10 @@ class LexicalEncoder:
         self.idf = np.asarray(idf, dtype=np.float32)
         # Kept once, as the (len(columns), dim) projection that embed multiplies by (a second,
         # transposed copy cost a web process 12 MB on the demo bundle); `components` is its view.
-        self._projection = np.ascontiguousarray(np.asarray(components, dtype=np.float32).T)
+        # `projection` as it comes: `load` passes a read-only map of the saved file.
+        if projection is None:
+            projection = np.ascontiguousarray(np.asarray(components, dtype=np.float32).T)
+        self._projection = projection
         self.dim = int(self._projection.shape[1])
         self.unit = unit
         # None: the original weighting (norm over kept columns only), for indexes saved before.
@@ -275,7 +282,7 @@ class LexicalEncoder:
         directory.mkdir(parents=True, exist_ok=True)
         np.save(directory / "columns.npy", self.columns)
         np.save(directory / "idf.npy", self.idf)
-        np.save(directory / "components.npy", self.components)
+        np.save(directory / "projection.npy", np.ascontiguousarray(self._projection, dtype=np.float32))
         config = {
             "format": LEXICAL_FORMAT,
             "analyzer": "char_wb",
@@ -289,18 +296,32 @@ class LexicalEncoder:
 
     @classmethod
     def load(cls, directory: Path) -> LexicalEncoder:
+        """Read what `save` wrote; the projection is mapped read-only, not copied.
+
+        A map's pages are shared by every process of the node that loads the bundle, and each
+        counts in a process's memory only once a query has read it: a query reads the rows of
+        its own n-grams (12 MB in all on the demo shop, a few hundred KB of them in use).
+        """
         directory = Path(directory)
         config = json.loads((directory / "config.json").read_text())
-        if config.get("format") != LEXICAL_FORMAT:
-            raise ValueError(f"lexical encoder in {directory} has format {config.get('format')!r}, expected {LEXICAL_FORMAT}")
+        if config.get("format") not in READABLE_LEXICAL_FORMATS:
+            raise ValueError(
+                f"lexical encoder in {directory} has format {config.get('format')!r}, expected one of {READABLE_LEXICAL_FORMATS}"
+            )
         if config["n_features"] != cls.N_FEATURES or config["ngram_range"] != [2, 5]:
             raise ValueError(f"lexical encoder in {directory} was written by other code")
+        if config["format"] == 2:
+            arrays: dict[str, Any] = {"components": np.load(directory / "components.npy")}
+        else:
+            arrays = {"projection": np.load(directory / "projection.npy", mmap_mode="r")}
+            if arrays["projection"].dtype != np.float32 or arrays["projection"].ndim != 2:
+                raise ValueError(f"lexical encoder in {directory} has a projection of {arrays['projection'].dtype}")
         return cls(
             np.load(directory / "columns.npy"),
             np.load(directory / "idf.npy"),
-            np.load(directory / "components.npy"),
             unit=bool(config["unit"]),
             unknown_idf=config["unknown_idf"],
+            **arrays,
         )
 
 

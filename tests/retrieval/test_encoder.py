@@ -50,6 +50,25 @@ def test_a_saved_lexical_encoder_embeds_identically(tmp_path):
     assert np.array_equal(LexicalEncoder.load(tmp_path).embed(TEXTS), encoder.embed(TEXTS))
 
 
+def test_a_loaded_projection_is_read_from_its_file_not_copied(tmp_path):
+    LexicalEncoder.fit(TEXTS, dim=5).save(tmp_path)
+    projection = LexicalEncoder.load(tmp_path)._projection
+    assert isinstance(projection, np.memmap) and not projection.flags.writeable
+
+
+def test_an_encoder_saved_in_format_2_still_loads_and_embeds_alike(tmp_path):
+    import json
+
+    encoder = LexicalEncoder.fit(TEXTS, dim=5, unit=False)
+    encoder.save(tmp_path)
+    # What format 2 wrote: the SVD components, (dim, columns), instead of the projection.
+    np.save(tmp_path / "components.npy", encoder.components)
+    (tmp_path / "projection.npy").unlink()
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "format": 2}))
+    assert np.array_equal(LexicalEncoder.load(tmp_path).embed(ODD_TEXTS), encoder.embed(ODD_TEXTS))
+
+
 def test_hybrid_inner_product_is_the_weighted_mean_of_cosines():
     base, lexical = FakeIntentEncoder(), LexicalEncoder.fit(TEXTS, dim=5)
     hybrid = HybridEncoder(base, lexical, 0.3)
