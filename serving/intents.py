@@ -223,8 +223,15 @@ def decide(
 
 
 def batch_steps(preprocessor: Preprocessor) -> list[int]:
-    """The lengths (in words) of the batch graphs a bundle carries for this tokenizer."""
-    return sorted({min(SHORT_STEPS, preprocessor.max_len), preprocessor.max_len})
+    """The lengths (in words) of the batch graphs a bundle carries for this tokenizer.
+
+    Short texts only. A 16 x max_len graph (written until 2026-12) ran only when BATCH_MIN texts
+    of a batch were longer than SHORT_STEPS words, which messages of BANKING77's lengths (11 %
+    longer) seldom make, and it held 9 MB in every web process; such texts run one by one in
+    model.tflite (+0.01 ms per message at batches of 32-64, docs/benchmarks.md). Bundles that
+    still carry one keep it unread.
+    """
+    return [min(SHORT_STEPS, preprocessor.max_len)]
 
 
 def single_steps(preprocessor: Preprocessor) -> list[int]:

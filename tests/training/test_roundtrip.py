@@ -107,7 +107,7 @@ def test_export_refuses_a_weightless_conversion(trained, tmp_path, monkeypatch):
 
 
 def test_a_batch_is_answered_as_each_text_alone(trained, tmp_path):
-    """The batch graphs (short and long) give what the single-text graph gives, memo or not."""
+    """The batch graph gives what the one-text graphs give, memo or not; longer texts run one by one."""
     from serving.intents import BATCH_SIZE, IntentModel
 
     directory = tmp_path / "intent"
@@ -145,3 +145,15 @@ def test_a_model_exported_before_the_short_graph_still_serves(exported, tmp_path
     before, now = IntentModel.load(older), IntentModel.load(exported)
     assert [graph.steps for graph in before._singles] == [before.preprocessor.max_len]
     assert [before.predict(t).intent for t in texts] == [now.predict(t).intent for t in texts]
+
+
+def test_only_short_texts_are_batched_so_no_long_batch_graph_is_written_or_loaded(exported, tmp_path):
+    import shutil
+
+    from serving.intents import BATCH_SIZE, BATCH_TFLITE_PATTERN, SHORT_STEPS, IntentModel
+
+    assert sorted(p.name for p in exported.glob("model_batch_*.tflite")) == [BATCH_TFLITE_PATTERN.format(steps=SHORT_STEPS)]
+    older = tmp_path / "intent"  # a bundle exported when a 16 x 32 graph was written too
+    shutil.copytree(exported, older)
+    shutil.copy(older / BATCH_TFLITE_PATTERN.format(steps=SHORT_STEPS), older / BATCH_TFLITE_PATTERN.format(steps=32))
+    assert [(graph.batch, graph.steps) for graph in IntentModel.load(older)._batch_graphs] == [(BATCH_SIZE, SHORT_STEPS)]
