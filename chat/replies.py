@@ -103,10 +103,11 @@ NO_TOPIC = frozenset(
 VAGUE_WORDS = 2
 # A ticket needs at least this similarity, must come within TICKET_MARGIN of every intent's
 # nearest example (a ticket is one question against some 50 examples per intent, so the best of
-# many is favoured: a near tie goes to the ticket; an intent the model is sure of gets no such
-# allowance) and beat the nearest out-of-scope example by TICKET_OOS_MARGIN (a ticket is often
-# found through one shared word: "my neighbour parks in my spot" is not about a parcel left
-# with a neighbour).
+# many is favoured: a near tie goes to the ticket, but only while the model names no intent; an
+# intent it predicts above its own threshold gets no such allowance: "I need to put my new
+# surname on my profile" is not about deleting the account) and beat the nearest out-of-scope
+# example by TICKET_OOS_MARGIN (a ticket is often found through one shared word: "my neighbour
+# parks in my spot" is not about a parcel left with a neighbour).
 TICKET_FLOOR = 0.42
 TICKET_MARGIN = -0.02
 TICKET_OOS_MARGIN = 0.08
@@ -355,7 +356,7 @@ def decide(
     sure = intent is not None and prediction.confidence >= SURE_CONFIDENCE
     if ticket is not None:
         found, score = ticket
-        margin = 0.0 if sure else TICKET_MARGIN
+        margin = TICKET_MARGIN if intent is None else 0.0
         rival = max(closeness, nearest.best[1]) if nearest.best else closeness
         if score >= TICKET_FLOOR and score >= rival + margin and score >= nearest.out_of_scope + TICKET_OOS_MARGIN:
             if runner_up is not None and score - runner_up[1] < TICKET_TIE:

@@ -76,6 +76,20 @@ def test_a_ticket_closer_than_the_predicted_intents_examples_answers_instead(sho
     assert message.confidence == pytest.approx(0.62)
 
 
+def test_a_near_tie_goes_to_the_ticket_only_while_the_model_names_no_intent(shop):
+    ticket = Ticket.objects.create(question="Please delete my account", resolution="We deleted it.",
+                                   status=Ticket.Status.APPROVED)
+    text = "I need to change the name on my order"
+    evidence = {text: ([_hit(ticket, 0.55)], Nearest({"change_order": 0.56}, 0.3))}
+    unsure = Prediction(intent=None, confidence=0.2, ranking=[("change_order", 0.2)], threshold=0.5)
+    with registry.override(EvidenceBundle({text: predicted("change_order", 0.75)}, evidence)):
+        _, message = ask(shop, text)
+    assert (message.source, message.intent) == (Message.Source.ANSWER, "change_order")
+    with registry.override(EvidenceBundle({text: unsure}, evidence)):
+        _, message = ask(shop, text)
+    assert (message.source, message.ticket_id) == (Message.Source.TICKET, ticket.id)
+
+
 def test_two_past_tickets_on_different_topics_about_equally_close_are_offered_as_choices(shop):
     dimmer = Ticket.objects.create(question="Can I use the floor lamp with a dimmer?", resolution="Yes, any dimmer.",
                                    status=Ticket.Status.APPROVED)
