@@ -10,6 +10,7 @@ from retrieval.encoder import (
     LexicalEncoder,
     embed_documents,
     fit_ticket_encoder,
+    l2_normalize,
     load_ticket_encoder,
     save_ticket_encoder,
 )
@@ -189,3 +190,30 @@ def test_embedding_imports_neither_scikit_learn_nor_scipy(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_shop_sized_corpus_keeps_a_finer_lexical_half_than_a_larger_one(monkeypatch):
+    from retrieval import encoder as module
+
+    monkeypatch.setattr(module, "SHOP_HYBRID_LEXICAL_DIM", 6)
+    monkeypatch.setattr(module, "SMALL_HYBRID_LEXICAL_DIM", 3)
+    monkeypatch.setattr(module, "SHOP_HYBRID_TEXTS", len(ODD_TEXTS))
+    shop, shop_description = fit_ticket_encoder(TEXTS, FakeIntentEncoder(), "hybrid")
+    larger, _ = fit_ticket_encoder(ODD_TEXTS, FakeIntentEncoder(), "hybrid")
+    assert isinstance(shop, HybridEncoder) and isinstance(larger, HybridEncoder)
+    assert shop.lexical.dim == 6 and larger.lexical.dim == 3
+    assert shop_description["dim"] == 4 + 6
+
+
+def test_the_lexical_half_nears_the_exact_tf_idf_cosine_as_its_dimension_covers_the_corpus():
+    from retrieval.encoder import _hasher
+
+    query = ["the exchange rate I was charged"]
+    errors = []
+    for dim in (2, 4, 7):  # 7: the most that 8 fitted texts allow
+        encoder = LexicalEncoder.fit(TEXTS, dim=dim, unit=False)
+        hashed = _hasher(encoder.N_FEATURES)
+        exact = (encoder._weighted(hashed.transform(query)) @ encoder._weighted(hashed.transform(TEXTS)).T).toarray()
+        estimate = encoder.embed(query) @ l2_normalize(encoder.embed(TEXTS)).T
+        errors.append(float(np.abs(estimate - exact).max()))
+    assert errors[0] > errors[1] > errors[2]
