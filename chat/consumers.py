@@ -31,7 +31,9 @@ from chat.frames import (
     CLOSE_UNKNOWN_SITE,
     PROTOCOL_VERSION,
     FrameError,
+    Outbound,
     message_frame,
+    outbound,
     storable,
 )
 from chat.inbox import db
@@ -67,7 +69,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        await self.send(text_data=frames.dumps(frame))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self.last_frame = time.monotonic()
@@ -374,8 +376,10 @@ class ChatConsumer(FrameConsumer):
 
     # Delivery.
 
-    async def deliver(self, reply: Reply) -> None:
+    async def deliver(self, reply: Reply | Outbound) -> None:
         """Send what the policy stored: to this socket directly, to peers through the layer."""
+        if isinstance(reply, Reply):
+            reply = outbound(reply)
         if not reply.messages:
             await self.send_json({"type": "typing", "sender": "bot", "state": False})
         if reply.status:
@@ -383,10 +387,10 @@ class ChatConsumer(FrameConsumer):
             status = {"type": "status", "status": reply.status, "offer_email": reply.offer_email}
             await self.send_json(status)
             await self.broadcast(status)
-        for message in reply.messages:
-            frame = message_frame(message)
-            await self.send_json(frame)
-            await self.broadcast(frame)
+        for text in reply.messages:
+            await self.send(text_data=text)
+            if self.broadcasting():
+                await self.broadcast(json.loads(text))
         if reply.handoff:
             await handoff.notify_queue(self.channel_layer)
 

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from chat.models import Message
 from knowledge.markup import answer_text, sanitize_answer
+
+if TYPE_CHECKING:
+    from chat.conversations import Reply
 
 
 PROTOCOL_VERSION = 1
@@ -74,6 +78,30 @@ def message_frame(message: Message) -> dict[str, Any]:
     if agent is not None:
         frame["agent"] = agent.get_short_name() or agent.get_username()
     return frame
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    """A frame as the socket sends it (compact JSON)."""
+    return json.dumps(frame, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A `Reply` as its socket sends it: the stored messages already serialized.
+
+    What comes back from an answer helper process: a few strings cross the pipe, where the
+    `Message` instances cost the web process more to unpickle than to send (issue 20).
+    """
+
+    messages: tuple[str, ...] = ()  # message frames, JSON text, in order
+    status: str | None = None
+    handoff: bool = False
+    offer_email: bool = False
+
+
+def outbound(reply: Reply) -> Outbound:
+    return Outbound(tuple(dumps(message_frame(message)) for message in reply.messages), reply.status,
+                    reply.handoff, reply.offer_email)
 
 
 def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 if TYPE_CHECKING:  # a helper process imports this module before django.setup(): no models at import
-    from chat.conversations import Reply
+    from chat.frames import Outbound
     from chat.replies import Question
     from chat.store import Incoming, Received
 
@@ -194,15 +194,19 @@ def messages() -> Batcher[Incoming, Received]:
 
 
 @functools.cache
-def answers() -> Batcher[Question, Reply]:
-    """Stored questions answered in batches by CHAT_ANSWER_PROCESSES helpers (0: on threads here)."""
-    from chat import replies
+def answers() -> Batcher[Question, Outbound]:
+    """Stored questions answered in batches by CHAT_ANSWER_PROCESSES helpers (0: on threads here),
+    handed back as the frames their sockets send."""
+    return Batcher(answer, processes=lambda: settings.CHAT_ANSWER_PROCESSES, retry=answer_again)
 
-    return Batcher(replies.respond_many, processes=lambda: settings.CHAT_ANSWER_PROCESSES, retry=answer_again)
+
+def answer(questions: list[Question], *, again: bool = False) -> list[Outbound]:
+    """Answer a batch (chat.replies) and serialize the answers where that ran (a helper process)."""
+    from chat import frames, replies
+
+    return [frames.outbound(reply) for reply in replies.respond_many(questions, again=again)]
 
 
-def answer_again(questions: list[Question]) -> list[Reply]:
+def answer_again(questions: list[Question]) -> list[Outbound]:
     """A batch whose helper died, maybe after storing its answers: hand back those, answer the rest."""
-    from chat import replies
-
-    return replies.respond_many(questions, again=True)
+    return answer(questions, again=True)

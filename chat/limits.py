@@ -1,19 +1,24 @@
 """Abuse limits for chat sockets: message rates, and open connections per client address.
 
 With REDIS_URL set, every web process of the deployment counts against the same budgets in
-Redis: message rates through the `limits` library (sliding-window counters), open connections
-in one sorted set per address whose entries each web process keeps fresh while its socket is
-open, so the connections of a process that died drop out by themselves after CONNECTION_TTL.
-Without Redis, or while Redis is unreachable, the budgets are this process's own, in memory.
+Redis: message rates as sliding-window counters (one Lua script takes a message from its
+conversation's and its address's budget, for every message that arrived while the previous
+round trip was out: one round trip per batch, not two per message), open connections in one
+sorted set per address whose entries each web process keeps fresh while its socket is open, so
+the connections of a process that died drop out by themselves after CONNECTION_TTL. Without
+Redis, or while Redis is unreachable, the budgets are this process's own, in memory, counted
+the same way.
 
 Budgets are keyed by what the client cannot reset: the conversation (its token) and the
-address. Reconnecting neither resets a rate nor frees more than the socket that closed.
+address. Reconnecting neither resets a rate nor frees more than the socket that closed. A
+message is taken from both budgets or from neither: a refused one spends nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import threading
 import time
@@ -24,12 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter as SharedWindow
-from limits.errors import StorageError
-from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter as LocalWindow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +39,12 @@ CONNECTION_TTL = 30.0
 REFRESH_EVERY = 10.0
 RETRY_REDIS_AFTER = 5.0  # after a failure, count locally this long before trying Redis again
 REDIS_TIMEOUT = 1.0
+# Connections to Redis per web process and event loop. Sockets that open or close at once wait
+# for one (up to REDIS_TIMEOUT) instead of each opening its own: redis-py's own cap (100) failed
+# with "Too many connections" under 200 busy sockets, and the limits fell back to per-process.
+REDIS_CONNECTIONS = 16
+WINDOW = 60.0  # seconds: the rates are per minute
+BATCH = 256  # messages per round trip at most
 
 # KEYS[1]: the address's set; ARGV: now, expiry, cap, member. 1 when the member was added.
 _OPEN = """
@@ -49,6 +54,50 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('EXPIRE', KEYS[1], math.ceil(ARGV[2] - ARGV[1]))
 return 1
 """
+
+
+# Sliding-window counters (the "sliding window counter" of Cloudflare and the `limits` library):
+# a count per fixed minute, and the previous minute's count weighted by the share of it that
+# still lies within the last 60 seconds. KEYS: four per message, the conversation's current and
+# previous minute, then the address's. ARGV[1]: that weight, ARGV[2]: the keys' lifetime, then
+# two limits per message. Returns 1 (taken from both budgets) or 0 (refused, nothing taken) per
+# message, in order, so later messages of the batch see the earlier ones counted.
+_TAKE = """
+local weight = tonumber(ARGV[1])
+local out = {}
+for m = 0, #KEYS / 4 - 1 do
+  local ok = 1
+  for b = 0, 1 do
+    local current = tonumber(redis.call('GET', KEYS[4 * m + 2 * b + 1])) or 0
+    local previous = tonumber(redis.call('GET', KEYS[4 * m + 2 * b + 2])) or 0
+    if previous * weight + current + 1 > tonumber(ARGV[3 + 2 * m + b]) then ok = 0 end
+  end
+  if ok == 1 then
+    for b = 0, 1 do
+      redis.call('INCR', KEYS[4 * m + 2 * b + 1])
+      redis.call('EXPIRE', KEYS[4 * m + 2 * b + 1], ARGV[2])
+    end
+  end
+  out[m + 1] = ok
+end
+return out
+"""
+
+
+def _window(now: float) -> tuple[int, float]:
+    """The current minute's number and the weight of the previous minute's count."""
+    index = math.floor(now / WINDOW)
+    return index, 1.0 - (now - index * WINDOW) / WINDOW
+
+
+@dataclass(frozen=True)
+class _Take:
+    """One message to take from its conversation's and its address's budget."""
+
+    conversation: str
+    ip: str
+    per_conversation: int
+    per_address: int
 
 
 @dataclass(frozen=True)
@@ -66,15 +115,50 @@ class _Shared:
     def __init__(self, url: str, prefix: str) -> None:
         import redis.asyncio
 
-        options: dict[str, Any] = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
-        self.storage = RedisStorage(f"async+{url}", implementation="redispy", wrap_exceptions=True,
-                                    key_prefix=prefix, **options)
-        self.window = SharedWindow(self.storage)
-        self.redis = redis.asyncio.Redis.from_url(url, **options)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_TIMEOUT,
+            socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+        self.redis = redis.asyncio.Redis(connection_pool=pool)
         self.open_script = self.redis.register_script(_OPEN)
+        self.take_script = self.redis.register_script(_TAKE)
         self.prefix = prefix
         self.members: dict[str, str] = {}  # member -> ip: this process's open connections
         self.refresher: asyncio.Task | None = None
+        self.pending: list[tuple[_Take, asyncio.Future[bool]]] = []
+        self.taker: asyncio.Task | None = None
+
+    def take(self, item: _Take) -> asyncio.Future[bool]:
+        """Whether the message may go (queued for the next round trip, which starts now if none is out)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self.pending.append((item, future))
+        if self.taker is None or self.taker.done():
+            self.taker = loop.create_task(self._take_pending())
+        return future
+
+    async def _take_pending(self) -> None:
+        """One script run per batch, in arrival order, until nothing waits."""
+        while self.pending:
+            batch, self.pending = self.pending[:BATCH], self.pending[BATCH:]
+            index, weight = _window(time.time())
+            keys: list[str] = []
+            args: list[Any] = [weight, int(2 * WINDOW) + 1]
+            for item, _ in batch:
+                for kind, key, limit in (("conversation", item.conversation, item.per_conversation),
+                                         ("address", item.ip, item.per_address)):
+                    base = f"{self.prefix}:rate:{kind}:{key}"
+                    keys += [f"{base}:{index}", f"{base}:{index - 1}"]
+                    args.append(limit)
+            try:
+                taken = await self.take_script(keys=keys, args=args)
+            except Exception as exc:  # redis-py's connection and timeout errors: each caller decides
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), ok in zip(batch, taken, strict=True):
+                if not future.done():  # its socket went away meanwhile
+                    future.set_result(bool(ok))
 
     def key(self, ip: str) -> str:
         return f"{self.prefix}:connections:{ip}"
@@ -111,9 +195,25 @@ class _Local:
     """This process's own budgets."""
 
     def __init__(self) -> None:
-        self.window = LocalWindow(MemoryStorage())
         self.connections: dict[str, set[str]] = defaultdict(set)
+        self.counts: dict[tuple[str, str, int], int] = {}  # (budget kind, key, minute) -> messages
+        self.minute = 0
         self.lock = threading.Lock()
+
+    def take(self, item: _Take) -> bool:
+        """The sliding-window check of the Redis script, on this process's counts."""
+        index, weight = _window(time.time())
+        budgets = [(("conversation", item.conversation), item.per_conversation), (("address", item.ip), item.per_address)]
+        with self.lock:
+            if index != self.minute:  # only this minute's and the previous one's counts matter
+                self.counts = {key: n for key, n in self.counts.items() if key[2] >= index - 1}
+                self.minute = index
+            for (kind, key), limit in budgets:
+                if self.counts.get((kind, key, index - 1), 0) * weight + self.counts.get((kind, key, index), 0) + 1 > limit:
+                    return False
+            for (kind, key), _ in budgets:
+                self.counts[(kind, key, index)] = self.counts.get((kind, key, index), 0) + 1
+            return True
 
     def connect(self, ip: str, cap: int, member: str) -> bool:
         with self.lock:
@@ -153,6 +253,8 @@ class Limits:
         return shared
 
     def redis_failed(self, exc: Exception) -> None:
+        if time.monotonic() < self._redis_down_until:
+            return  # the other messages of a batch that failed together: said once
         log.warning("limits: Redis unreachable (%s); counting in this process for %.0f s", exc, RETRY_REDIS_AFTER)
         self._redis_down_until = time.monotonic() + RETRY_REDIS_AFTER
 
@@ -180,20 +282,15 @@ class Limits:
             self.redis_failed(exc)
 
     async def allow_message(self, conversation: str, ip: str) -> bool:
-        """Take one message from the conversation's budget and from its address's."""
-        checks = [
-            (RateLimitItemPerMinute(settings.CHAT_RATE_PER_MINUTE), "conversation", conversation),
-            (RateLimitItemPerMinute(settings.CHAT_RATE_PER_IP_PER_MINUTE), "address", ip),
-        ]
+        """Take one message from the conversation's budget and from its address's (or from neither)."""
+        item = _Take(conversation, ip, settings.CHAT_RATE_PER_MINUTE, settings.CHAT_RATE_PER_IP_PER_MINUTE)
         shared = self.shared()
         if shared is not None:
             try:
-                # Both at once: one round trip's wait instead of two.
-                hits = await asyncio.gather(*(shared.window.hit(item, *key) for item, *key in checks))
-                return all(hits)
-            except StorageError as exc:
+                return await shared.take(item)
+            except Exception as exc:  # redis-py's connection and timeout errors
                 self.redis_failed(exc)
-        return all(self.local.window.hit(item, *key) for item, *key in checks)
+        return self.local.take(item)
 
     def reset(self, prefix: str = PREFIX) -> None:
         """Forget this process's counts and use other Redis keys (tests)."""

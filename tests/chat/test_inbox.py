@@ -1,5 +1,6 @@
 """Messages from many sockets are stored and answered in batches, with the guarantees of one at a time."""
 
+import json
 import asyncio
 import multiprocessing
 import os
@@ -8,6 +9,7 @@ import threading
 import pytest
 
 from chat import conversations, replies
+from chat.frames import message_frame
 from chat.inbox import Batcher
 from chat.store import Incoming, Outgoing
 from chat.models import Conversation, Message
@@ -176,6 +178,6 @@ def test_a_batch_answered_again_hands_back_its_stored_answers_instead_of_new_one
                  for r in received]
     first = replies.respond_many(questions)
     again = inbox.answer_again(questions)  # as after a helper died before handing the answers back
-    assert [r.messages[0].pk for r in again] == [r.messages[0].pk for r in first]
+    assert [json.loads(r.messages[0]) for r in again] == [message_frame(r.messages[0]) for r in first]
     assert [r.messages[0].reply_to_id for r in first] == [r.message.pk for r in received]
     assert Message.objects.filter(sender=Message.Sender.BOT).count() == 3

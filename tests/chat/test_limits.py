@@ -115,6 +115,27 @@ async def test_two_processes_share_one_message_rate(redis_url, settings):
 
 
 @pytest.mark.services
+async def test_a_burst_from_hundreds_of_sockets_is_counted_in_redis_exactly(redis_url, settings):
+    settings.CHAT_RATE_PER_MINUTE = 100
+    settings.CHAT_RATE_PER_IP_PER_MINUTE = 250
+    a, b = two_processes()
+    allowed = await asyncio.gather(*(a.allow_message(f"conv-{i}", "203.0.113.9") for i in range(300)))
+    assert allowed == [True] * 250 + [False] * 50  # in arrival order, none counted twice or lost
+    assert a.shared() is not None  # still counting in Redis, not in the process
+    assert await b.allow_message("conv-other", "203.0.113.9") is False
+
+
+@pytest.mark.services
+async def test_a_message_refused_by_one_budget_spends_nothing_from_the_other(redis_url, settings):
+    settings.CHAT_RATE_PER_MINUTE = 1
+    settings.CHAT_RATE_PER_IP_PER_MINUTE = 2
+    a, b = two_processes()
+    assert await a.allow_message("conv-1", "203.0.113.9") is True
+    assert await b.allow_message("conv-1", "203.0.113.9") is False  # the chat's budget is spent
+    assert await a.allow_message("conv-2", "203.0.113.9") is True  # so the address still had one
+
+
+@pytest.mark.services
 async def test_the_connections_of_a_process_that_died_stop_counting(redis_url, settings, monkeypatch):
     monkeypatch.setattr(limits_module, "CONNECTION_TTL", 0.5)
     dead, alive = two_processes()
@@ -133,6 +154,7 @@ async def test_limits_count_in_the_process_while_redis_is_unreachable(settings):
     assert ticket is not None and not ticket.shared
     assert await budgets.connect("203.0.113.9", 1) is None
     assert [await budgets.allow_message("conv-1", "203.0.113.9") for _ in range(3)] == [True, True, False]
+    assert await budgets.allow_message("conv-2", "203.0.113.9") is True  # the refused one spent nothing
     await budgets.disconnect(ticket)
     assert await budgets.connect("203.0.113.9", 1) is not None
 
