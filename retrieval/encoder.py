@@ -18,7 +18,10 @@ nor SciPy: ~90 MB of its memory); fitting uses scikit-learn's HashingVectorizer 
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import re
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -207,6 +210,7 @@ class LexicalEncoder:
         if projection is None:
             projection = np.ascontiguousarray(np.asarray(components, dtype=np.float32).T)
         self._projection = projection
+        self._rows = _RowsOnFirstUse(projection) if isinstance(projection, np.memmap) else None
         self.dim = int(self._projection.shape[1])
         self.unit = unit
         # None: the original weighting (norm over kept columns only), for indexes saved before.
@@ -286,7 +290,7 @@ class LexicalEncoder:
         used, inverse = np.unique(position[kept], return_inverse=True)
         weights = np.zeros((len(texts), len(used)), np.float32)
         weights[rows[kept], inverse] = values
-        projected = weights @ self._projection[used]
+        projected = weights @ (self._rows.take(used) if self._rows is not None else self._projection[used])
         if self.unit:
             return l2_normalize(projected)
         return np.ascontiguousarray(projected, dtype=np.float32)
@@ -337,6 +341,40 @@ class LexicalEncoder:
             unknown_idf=config["unknown_idf"],
             **arrays,
         )
+
+
+class _RowsOnFirstUse:
+    """The rows of a saved (rows, dim) float32 array, each read from its file when first used.
+
+    Mapping the file made it resident whole after one batch of questions: the kernel maps a
+    page's cached neighbours with it (fault-around, 64 KB; MADV_RANDOM does not stop it), and
+    the demo's 12 MB projection counted in every web process that embeds a query. Rows read
+    with pread into anonymous memory that is mapped but never written until then count only
+    once read (a page holds four rows): the ones a process's customers' n-grams use.
+    """
+
+    def __init__(self, mapped: np.memmap) -> None:
+        self.path, self.offset = str(mapped.filename), int(mapped.offset)
+        self.row_bytes = int(mapped.shape[1]) * 4
+        # Anonymous memory from mmap, not numpy: numpy asks for huge pages (2 MB) on arrays this
+        # large, and one row read would make a whole huge page resident.
+        self._memory = mmap.mmap(-1, max(1, int(mapped.shape[0]) * self.row_bytes))
+        self.rows = np.frombuffer(self._memory, np.float32, count=int(mapped.shape[0]) * int(mapped.shape[1]))
+        self.rows = self.rows.reshape(mapped.shape)
+        self.loaded = np.zeros(mapped.shape[0], bool)
+        self.lock = threading.Lock()
+
+    def take(self, used: np.ndarray) -> np.ndarray:
+        """Rows `used` (sorted, distinct), read from the file first where not read before."""
+        missing = used[~self.loaded[used]]
+        if len(missing):
+            with self.lock, open(self.path, "rb", buffering=0) as file:
+                for row in missing.tolist():
+                    target = memoryview(self.rows[row]).cast("B")
+                    if os.preadv(file.fileno(), [target], self.offset + row * self.row_bytes) != self.row_bytes:
+                        raise ValueError(f"{self.path} ends before row {row}")
+                self.loaded[missing] = True
+        return self.rows[used]
 
 
 class HybridEncoder:

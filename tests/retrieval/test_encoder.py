@@ -57,6 +57,18 @@ def test_a_loaded_projection_is_read_from_its_file_not_copied(tmp_path):
     assert isinstance(projection, np.memmap) and not projection.flags.writeable
 
 
+def test_a_loaded_encoder_reads_only_the_projection_rows_its_texts_use(tmp_path):
+    encoder = LexicalEncoder.fit(TEXTS, dim=5)
+    encoder.save(tmp_path)
+    loaded = LexicalEncoder.load(tmp_path)
+    assert not loaded._rows.loaded.any()  # nothing read at load
+    assert np.array_equal(loaded.embed(TEXTS[:1]), encoder.embed(TEXTS[:1]))
+    read = int(loaded._rows.loaded.sum())
+    assert 0 < read < len(encoder.columns)
+    assert np.array_equal(loaded.embed(TEXTS), encoder.embed(TEXTS))  # the rest read on their first use
+    assert np.array_equal(loaded.embed(TEXTS), encoder.embed(TEXTS))
+
+
 def test_an_encoder_saved_in_format_2_still_loads_and_embeds_alike(tmp_path):
     import json
 
