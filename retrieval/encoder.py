@@ -358,7 +358,8 @@ class _RowsOnFirstUse:
         self.row_bytes = int(mapped.shape[1]) * 4
         # Anonymous memory from mmap, not numpy: numpy asks for huge pages (2 MB) on arrays this
         # large, and one row read would make a whole huge page resident.
-        self._memory = mmap.mmap(-1, max(1, int(mapped.shape[0]) * self.row_bytes))
+        self._memory = mmap.mmap(-1, max(1, int(mapped.shape[0]) * self.row_bytes),
+                                 flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self.rows = np.frombuffer(self._memory, np.float32, count=int(mapped.shape[0]) * int(mapped.shape[1]))
         self.rows = self.rows.reshape(mapped.shape)
         self.loaded = np.zeros(mapped.shape[0], bool)
