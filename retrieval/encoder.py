@@ -316,9 +316,9 @@ class LexicalEncoder:
     def load(cls, directory: Path) -> LexicalEncoder:
         """Read what `save` wrote; the projection is mapped read-only, not copied.
 
-        A map's pages are shared by every process of the node that loads the bundle, and each
-        counts in a process's memory only once a query has read it: a query reads the rows of
-        its own n-grams (12 MB in all on the demo shop, a few hundred KB of them in use).
+        Embedding reads the rows of a batch's n-grams from the file on their first use
+        (`_RowsOnFirstUse`), so a process holds the rows its queries used (12 MB in all on the
+        demo shop, a few hundred KB of them in use), not the whole projection.
         """
         directory = Path(directory)
         config = json.loads((directory / "config.json").read_text())
