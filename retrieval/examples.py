@@ -46,7 +46,7 @@ class ExampleSpace:
     def __init__(self, vectors: np.ndarray, labels: list[str | None], words: list[int] | None = None) -> None:
         if len(vectors) != len(labels) or (words is not None and len(words) != len(labels)):
             raise ValueError(f"{len(vectors)} example vectors for {len(labels)} labels")
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.labels = labels
         self.words = list(words) if words is not None else [0] * len(labels)
         names = sorted({label for label in labels if label is not None})
@@ -62,7 +62,10 @@ class ExampleSpace:
         column = {name: i for i, name in enumerate(names)}
         columns = np.array([column[label] if label is not None else len(names) for label in labels], dtype=np.int64)
         order = np.argsort(columns, kind="stable")
-        self._sorted = np.ascontiguousarray(self.vectors[order])
+        # Only the sorted copy is kept (a second, in the given order, held 9 MB on the demo bundle);
+        # `vectors` puts it back in order for the rare caller that needs it (save).
+        self._sorted = np.ascontiguousarray(vectors[order])
+        self._order = order
         present, self._starts = np.unique(columns[order], return_index=True)
         self._present = present
 
@@ -70,8 +73,15 @@ class ExampleSpace:
         return len(self.labels)
 
     @property
+    def vectors(self) -> np.ndarray:
+        """The example vectors in the order of `labels`."""
+        vectors = np.empty_like(self._sorted)
+        vectors[self._order] = self._sorted
+        return vectors
+
+    @property
     def dim(self) -> int:
-        return int(self.vectors.shape[1]) if len(self.vectors) else 0
+        return int(self._sorted.shape[1]) if len(self._sorted) else 0
 
     def nearest(self, queries: np.ndarray) -> list[Nearest]:
         """Per query, the best similarity per intent (sorted, best first) and to out-of-scope."""
