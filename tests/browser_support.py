@@ -121,3 +121,11 @@ class HostPages:
 
 def launch_browser(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def sign_in(page, stack, username=STAFF_USER, password=STAFF_PASSWORD):
+    """Sign a staff user in on the agent console of the stack's first web process."""
+    page.goto(stack.url(0, "/agent/"))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -60,6 +60,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for(predicate: Any, timeout: float, message: str, every: float = 1.0) -> Any:
+    """Poll `predicate` until it returns something truthy (returned), or fail with `message` at `timeout`.
+
+    For what a live stack does in its own time (a worker's retrain, a webhook's retries): a wait
+    for a condition, not a timing bound.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(message)
+
+
 def _wait_port(port: int, timeout: float, alive: Any = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

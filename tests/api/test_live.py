@@ -9,7 +9,6 @@ conversation, verified with docs/webhooks.md's recipe, and the retries after it 
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -19,7 +18,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import need_redis_server
-from tests.stack import RedisServer, Stack
+from tests.stack import RedisServer, Stack, wait_for
 from tests.webhook_receiver import Receiver, documented_verify
 
 pytestmark = [
@@ -78,16 +77,6 @@ class Customer:
     def ask(self, text: str) -> dict:
         self.send({"type": "message", "client_id": str(uuid.uuid4()), "text": text})
         return self.next(lambda f: f["type"] == "message" and f["sender"] in ("bot", "system"))
-
-
-def wait_for(predicate: Any, timeout: float, message: str, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(message)
 
 
 @pytest.fixture(scope="module")

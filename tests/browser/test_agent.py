@@ -9,20 +9,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import STAFF_PASSWORD, STAFF_USER
+from tests.browser_support import sign_in
 
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe.min.js"
 
 
-
-
-def sign_in(page, stack, username=STAFF_USER, password=STAFF_PASSWORD):
-    page.goto(stack.url(0, "/agent/"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_the_console_sends_strangers_to_the_login_page(new_page, browser_stack):

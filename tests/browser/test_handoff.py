@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import STAFF_PASSWORD, STAFF_USER
+from tests.browser_support import sign_in
 from tests.mail_support import Inbox
 
 pytestmark = pytest.mark.browser
@@ -130,10 +130,7 @@ def test_the_console_shows_the_customers_email_page_and_earlier_conversation(new
     expect(chat.get_by_text("Thanks! We'll reply to robin@example.com.")).to_be_visible()
 
     agent = new_page()
-    agent.goto(browser_stack.url(0, "/agent/"))
-    agent.get_by_label("Username").fill(STAFF_USER)
-    agent.get_by_label("Password").fill(STAFF_PASSWORD)
-    agent.get_by_role("button", name="Sign in").click()
+    sign_in(agent, browser_stack)
     row = agent.locator(".queue-item[data-status='waiting']").filter(has_text="robin@example.com")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("I want to talk to a person about my order 5521")

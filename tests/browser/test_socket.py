@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import STAFF_PASSWORD, STAFF_USER, browser_stack
+from tests.browser_support import browser_stack, sign_in
 from tests.conftest import need_chromium
 
 pytestmark = pytest.mark.browser
@@ -82,10 +82,7 @@ def test_the_agent_reply_box_enforces_the_same_limit(new_page, stack):
     expect(customer.get_by_text("Waiting for an agent…")).to_be_visible()
 
     agent = new_page()
-    agent.goto(stack.url(0, "/agent/"))
-    agent.get_by_label("Username").fill(STAFF_USER)
-    agent.get_by_label("Password").fill(STAFF_PASSWORD)
-    agent.get_by_role("button", name="Sign in").click()
+    sign_in(agent, stack)
     agent.locator(".queue-item[data-status='waiting']").first.click()
     expect(agent.get_by_role("log")).to_contain_text("I want to talk to a person")
 
@@ -114,10 +111,7 @@ def test_after_a_server_restart_the_console_and_the_customer_reconnect_and_talk_
     expect(customer.get_by_text("Waiting for an agent…")).to_be_visible()
 
     agent = new_page()
-    agent.goto(stack.url(0, "/agent/"))
-    agent.get_by_label("Username").fill(STAFF_USER)
-    agent.get_by_label("Password").fill(STAFF_PASSWORD)
-    agent.get_by_role("button", name="Sign in").click()
+    sign_in(agent, stack)
     [(conversation,)] = stack.sql(
         "SELECT c.public_id FROM chat_conversation c JOIN chat_message m ON m.conversation_id = c.id WHERE m.text = %s",
         ("A question about a restart",))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -14,7 +13,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import need_redis_server
-from tests.stack import RedisServer, Stack
+from tests.stack import RedisServer, Stack, wait_for
 
 pytestmark = [
     pytest.mark.services,
@@ -77,16 +76,6 @@ class Staff:
         body = urllib.parse.urlencode({**data, "csrfmiddlewaretoken": self.csrf()}).encode()
         request = urllib.request.Request(self.base + path, data=body, headers={"Referer": self.base + path})
         self.opener.open(request).read()
-
-
-def wait_for(predicate, timeout: float, message: str, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(message)
 
 
 @pytest.fixture(scope="module")
