@@ -332,6 +332,14 @@ RETRAIN_MAX_DROP_FROM_RECORDED = _float("RETRAIN_MAX_DROP_FROM_RECORDED", 0.15)
 # An import adding more new intents than this, or giving one text different labels, is flagged.
 IMPORT_MAX_NEW_INTENTS = _int("IMPORT_MAX_NEW_INTENTS", 20)
 RETRAIN_EPOCHS = _int("RETRAIN_EPOCHS", 12)
+# For training data without out-of-scope rows (no approved tickets, no out-of-scope examples): the
+# share of customer messages expected to be out of scope, which weighs refusing against answering
+# (training.calibration). Unset: unknown, weighed as half.
+INTENT_EXPECTED_OOS_SHARE: float | None = None
+if env.str("INTENT_EXPECTED_OOS_SHARE", default=""):
+    INTENT_EXPECTED_OOS_SHARE = _float("INTENT_EXPECTED_OOS_SHARE", 0.5)
+    if not 0.0 <= INTENT_EXPECTED_OOS_SHARE <= 1.0:
+        raise ImproperlyConfigured(f"INTENT_EXPECTED_OOS_SHARE must be between 0 and 1, got {INTENT_EXPECTED_OOS_SHARE}")
 RETRAIN_MIN_NEW_EXAMPLES = _int("RETRAIN_MIN_NEW_EXAMPLES", 20)
 
 # The REST API (api/, docs/api.md): per-site keys, scopes, per-key rate limits, one error shape.

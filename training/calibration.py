@@ -82,6 +82,21 @@ def _auroc(positive: np.ndarray, negative: np.ndarray) -> float:
 # measured per value in docs/intents.md, "Open world".
 NO_OOS_MAX_IN_SCOPE_LOSS: float | None = None
 
+# The share of a bot's messages taken to be out of scope when its training data has no
+# out-of-scope rows and nobody says otherwise: unknown, so in-scope accuracy and out-of-scope recall
+# weigh the same. An owner (or a benchmark) that knows its traffic passes `oos_share`: 0 for a
+# closed set such as BANKING77's test (nothing to refuse, so nothing is refused), 0.6 for a small
+# bot whose users mostly ask what it does not cover.
+UNKNOWN_OOS_SHARE = 0.5
+
+
+def check_oos_share(value: float) -> float:
+    """`value` if it is a share (0 to 1); a ValueError naming the problem otherwise."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"the expected out-of-scope share must be between 0 and 1, got {value}")
+    return value
+
+
 SEPARATION_MULTIPLIERS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
@@ -111,10 +126,13 @@ def separation_temperature(logits: np.ndarray, y: np.ndarray, temperature: float
 
 
 def _pseudo_oos_threshold(
-    conf: np.ndarray, correct: np.ndarray, pseudo_conf: np.ndarray, max_in_scope_loss: float | None
+    conf: np.ndarray, correct: np.ndarray, pseudo_conf: np.ndarray, max_in_scope_loss: float | None,
+    oos_share: float = UNKNOWN_OOS_SHARE,
 ) -> float:
-    """The threshold maximizing held-out in-scope accuracy + recall of the pseudo out-of-scope rows
-    (among those costing at most `max_in_scope_loss` in-scope accuracy, when given).
+    """The threshold maximizing held-out in-scope accuracy + recall of the pseudo out-of-scope rows,
+    weighted by the share of out-of-scope messages expected (`oos_share`: the expected accuracy on
+    such traffic; at 0.5, their plain sum), among thresholds costing at most `max_in_scope_loss`
+    in-scope accuracy, when given.
 
     Candidates are the observed confidences (a fine-tuned model with a small temperature puts most
     of them above 0.99, where a fixed grid cannot split them). Of equally good ones the lowest
@@ -125,7 +143,7 @@ def _pseudo_oos_threshold(
     candidates = np.unique(np.concatenate([[0.0], conf, pseudo_conf]))
     accuracy = (correct[None, :] & (conf[None, :] >= candidates[:, None])).mean(1)
     recall = (pseudo_conf[None, :] < candidates[:, None]).mean(1)
-    score = accuracy + recall
+    score = 2 * (1 - oos_share) * accuracy + 2 * oos_share * recall
     if max_in_scope_loss is not None:
         score[accuracy < correct.mean() - max_in_scope_loss - 1e-9] = -1.0
     best = float(candidates[int(np.flatnonzero(score >= score.max() - 1e-9)[0])])
@@ -135,7 +153,7 @@ def _pseudo_oos_threshold(
 def choose_threshold(
     probs: np.ndarray, y: np.ndarray, oos_index: int | None, *, labels: list[str] | None = None,
     max_in_scope_loss: float = 0.01, no_oos_max_in_scope_loss: float | None = NO_OOS_MAX_IN_SCOPE_LOSS,
-    min_per_intent: int = 40,
+    min_per_intent: int = 40, oos_share: float | None = None,
 ) -> dict[str, Any]:
     """Pick the confidence thresholds from held-out predictions (rows fine-tuning never saw).
 
@@ -153,7 +171,9 @@ def choose_threshold(
        sets are 40-70 % out of scope), and it has nothing else to learn rejection from. The price
        is paid where everything is in scope: on BANKING77 (77 intents, no out-of-scope test rows)
        it refuses correct answers that the former rule (reject at most 0.2 % of correct held-out
-       answers) kept; docs/intents.md has both.
+       answers) kept; docs/intents.md has both. Where the share of out-of-scope messages is known,
+       `oos_share` weighs the two (`_pseudo_oos_threshold`); 0 refuses nothing. Data with
+       out-of-scope rows ignores it: the rows say more than an assumption.
     3. Per intent (when `labels` is given): the same rule on the held-out rows answered with that
        intent, for intents with at least `min_per_intent` such rows and at least 5 (pseudo) OOS
        rows among them; the others keep the global threshold.
@@ -167,6 +187,7 @@ def choose_threshold(
     is_oos = (y == oos_index) if oos_index is not None else np.zeros(len(y), bool)
     correct = top == y
     with_oos = bool(is_oos.sum() and (~is_oos).sum())
+    share = UNKNOWN_OOS_SHARE if oos_share is None else check_oos_share(oos_share)
     # Pseudo out-of-scope rows (without real ones): what each row would get without its intent.
     answerable = np.maximum(in_scope, 0.0)  # an OOS class with too few rows to hold out answers nothing
     pseudo_conf = leave_class_out_confidence(answerable, y) if not with_oos else np.zeros(len(y))
@@ -175,7 +196,7 @@ def choose_threshold(
     def rule(rows: np.ndarray, pseudo_rows: np.ndarray) -> float:
         if with_oos:
             return _balanced_threshold(conf[rows], correct[rows], ~oos_wins[rows], is_oos[rows], max_in_scope_loss)
-        return _pseudo_oos_threshold(conf[rows], correct[rows], pseudo_conf[pseudo_rows], no_oos_max_in_scope_loss)
+        return _pseudo_oos_threshold(conf[rows], correct[rows], pseudo_conf[pseudo_rows], no_oos_max_in_scope_loss, share)
 
     everything = np.ones(len(y), bool)
     default = rule(everything, everything)
@@ -191,6 +212,8 @@ def choose_threshold(
         method = "balanced in-scope accuracy + OOS recall on held-out"
     else:
         method = "balanced in-scope accuracy + leave-class-out pseudo-OOS recall on held-out (no OOS examples)"
+        if oos_share is not None:
+            method += f", weighted for an expected out-of-scope share of {share:g}"
     if per_intent:
         method += f"; per intent where >= {min_per_intent} held-out rows"
     return {"default": round(default, 4), "per_intent": per_intent, "method": method}

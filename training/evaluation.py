@@ -92,17 +92,19 @@ def evaluate(
     report_dir: Path | None = None,
     baseline: bool = True,
     keras_latency_samples: int = 0,
+    oos_share: float | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run the standard pipeline on one split, in a temporary workspace.
 
-    1. Fine-tune from the base (thresholds from a held-out part of the training rows only).
+    1. Fine-tune from the base (thresholds from a held-out part of the training rows only; for
+       training rows without out-of-scope ones, for the expected out-of-scope share `oos_share`).
     2. Export the quantized TFLite model to a temp dir and load it as the web process would.
     3. Predict every test message one at a time through the serving path (timed).
     4. Score, and score Keras (float) on the same rows to record the cost of compression.
     5. Train and score the TF-IDF + logistic-regression baseline on the same split.
     """
-    trained = fine_tune(train_texts, train_intents, base_dir, epochs=epochs, seed=seed, progress=progress)
+    trained = fine_tune(train_texts, train_intents, base_dir, epochs=epochs, seed=seed, oos_share=oos_share, progress=progress)
     with tempfile.TemporaryDirectory() as tmp:
         export_info = export_trained(trained, Path(tmp) / "intent")
         served = IntentModel.load(Path(tmp) / "intent")
@@ -127,6 +129,7 @@ def evaluate(
         threshold=trained.thresholds["default"],
         per_intent_thresholds=len(trained.thresholds["per_intent"]),
         threshold_method=trained.thresholds["method"],
+        oos_share=trained.info["oos_share"],
         # In-scope rows whose top intent was right but the threshold said "out of scope".
         in_scope_correct_rejected=int(sum(top1[i] == test_intents[i] and preds[i] is None for i in in_scope)),
         temperature=trained.temperature,

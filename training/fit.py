@@ -18,7 +18,7 @@ import numpy as np
 from serving.intents import OOV, Preprocessor
 from training.architecture import DEFAULT_CONFIG, WIDE, build_model, build_vocab, predict_logits, set_encoder_trainable
 from training.base import Base
-from training.calibration import choose_threshold, fit_temperature, separation_temperature, softmax
+from training.calibration import check_oos_share, choose_threshold, fit_temperature, separation_temperature, softmax
 from training.dataset import HOLDOUT_FRACTION, holdout_split
 
 Progress = Callable[[str, float], None]
@@ -113,6 +113,7 @@ def fine_tune(
     holdout: float = HOLDOUT_FRACTION,
     refit: bool = True,
     seed: int = 0,
+    oos_share: float | None = None,
     progress: Progress | None = None,
 ) -> TrainedIntentModel:
     """Fine-tune the pretrained base on labelled texts (None = out-of-scope example).
@@ -124,11 +125,14 @@ def fine_tune(
        (cosine decay), scoring the held-out split after every epoch.
     4. Fit a softmax temperature and the out-of-scope thresholds on the held-out split (without
        out-of-scope rows, the temperature that best separates pseudo out-of-scope rows instead:
-       `separation_temperature`).
+       `separation_temperature`, and thresholds for the expected out-of-scope share `oos_share`,
+       unknown when None: `calibration.choose_threshold`).
     5. With `refit`: train the same schedule again on all rows, held-out ones included, and keep
        that model with the temperature and thresholds of step 4 (10 % more data for twice the
        training time). Without: keep the step-3 model at its best held-out epoch (later wins ties).
     """
+    if oos_share is not None:
+        check_oos_share(oos_share)  # before minutes of training, not after
     started = time.monotonic()
     report = progress or (lambda message, fraction: None)
     keras.utils.set_random_seed(seed)
@@ -200,9 +204,9 @@ def fine_tune(
         model.set_weights(best["weights"])
     logits = predict_logits(model, x_ho)
     temperature = fit_temperature(logits, y_ho)
-    if not has_oos:  # nothing to learn rejection from but the held-out rows themselves (see there)
+    if not has_oos and oos_share != 0:  # nothing to learn rejection from but the held-out rows themselves (see there)
         temperature = separation_temperature(logits, y_ho, temperature)
-    thresholds = choose_threshold(softmax(logits / temperature), y_ho, oos_index, labels=class_names)
+    thresholds = choose_threshold(softmax(logits / temperature), y_ho, oos_index, labels=class_names, oos_share=oos_share)
     holdout_accuracy = float((logits.argmax(1) == y_ho).mean())
     if refit:
         keras.utils.set_random_seed(seed)  # the same initial head as the calibrated run
@@ -211,7 +215,7 @@ def fine_tune(
         "n_train": int(len(y) if refit else len(tr)), "n_holdout": int(len(ho)), "refit": refit,
         "n_classes": len(class_names), "best_epoch": best["epoch"], "holdout_accuracy": holdout_accuracy,
         "holdout_history": history, "temperature": temperature,
-        "from_base": base is not None, "train_seconds": round(time.monotonic() - started, 1),
+        "from_base": base is not None, "oos_share": oos_share, "train_seconds": round(time.monotonic() - started, 1),
     }
     return TrainedIntentModel(model, pre, class_names, oos_index, thresholds, temperature, info)
 

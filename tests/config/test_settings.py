@@ -26,6 +26,8 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
      "DATABASE_URL must be a postgres://user@host:port/name or sqlite:///path URL, got the scheme 'nosuchdb'"),
     ("EMAIL_PORT", "smtp", "EMAIL_PORT must be an integer, got 'smtp'"),
     ("CHAT_OFFLINE_AFTER_SECONDS", "0", "CHAT_OFFLINE_AFTER_SECONDS must be an integer >= 1, got 0"),
+    ("INTENT_EXPECTED_OOS_SHARE", "1.5", "INTENT_EXPECTED_OOS_SHARE must be between 0 and 1, got 1.5"),
+    ("INTENT_EXPECTED_OOS_SHARE", "half", "INTENT_EXPECTED_OOS_SHARE must be a number, got 'half'"),
 ])
 def test_a_bad_value_stops_the_start_with_a_clear_error(name, value, message):
     result = run_manage("check", **{name: value})

@@ -78,6 +78,50 @@ def test_without_oos_examples_a_budget_caps_the_correct_answers_refused():
     assert t["default"] <= 0.5  # refusing the 10 hesitant answers would cost 10 points: keep them
 
 
+def test_without_oos_examples_a_closed_set_refuses_nothing():
+    from training.calibration import choose_threshold
+
+    probs, y = _sure_and_hesitant_answers()
+    t = choose_threshold(probs, y, None, labels=["a", "b"], min_per_intent=40, oos_share=0.0)
+    assert t["default"] == 0.0 and set(t["per_intent"].values()) <= {0.0}
+    assert "expected out-of-scope share of 0" in t["method"]
+
+
+def test_without_oos_examples_an_unknown_share_weighs_answering_and_refusing_the_same():
+    from training.calibration import UNKNOWN_OOS_SHARE, choose_threshold
+
+    probs, y = _sure_and_hesitant_answers()
+    unknown = choose_threshold(probs, y, None, labels=["a", "b"], min_per_intent=1000)
+    stated = choose_threshold(probs, y, None, labels=["a", "b"], min_per_intent=1000, oos_share=UNKNOWN_OOS_SHARE)
+    assert unknown["default"] == stated["default"]
+
+
+def test_without_oos_examples_more_expected_out_of_scope_traffic_never_lowers_the_threshold():
+    from training.calibration import choose_threshold
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(300, 6)) * 2.0
+    y = (logits + rng.normal(size=logits.shape)).argmax(1)  # a noisy model: right about half the time
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    thresholds = [choose_threshold(probs, y, None, oos_share=share)["default"] for share in (0.0, 0.2, 0.5, 0.8, 1.0)]
+    assert thresholds == sorted(thresholds) and thresholds[0] == 0.0 and thresholds[-1] > thresholds[0]
+
+
+def test_an_expected_share_outside_zero_to_one_is_refused():
+    from training.calibration import choose_threshold
+
+    probs, y = _sure_and_hesitant_answers()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        choose_threshold(probs, y, None, oos_share=1.5)
+
+
+def test_with_oos_examples_the_rows_decide_not_the_expected_share():
+    from training.calibration import choose_threshold
+
+    probs, y, labels = _two_intents_and_oos()
+    assert choose_threshold(probs, y, 2, oos_share=0.0)["default"] == choose_threshold(probs, y, 2)["default"]
+
+
 def test_without_oos_examples_sure_answers_are_all_kept():
     from training.calibration import choose_threshold
 

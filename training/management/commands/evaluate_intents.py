@@ -27,6 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("--report", type=Path, default=None, help="Write per-intent metrics and plots here.")
         parser.add_argument("--base", type=Path, default=None, help="Base model folder (default: settings.BASE_MODEL_DIR).")
         parser.add_argument("--from-scratch", action="store_true", help="Skip the base (for comparison).")
+        parser.add_argument("--expected-oos-share", type=float, default=None, metavar="SHARE", help=(
+            "For training data without out-of-scope rows: the share (0-1) of messages expected to be out "
+            "of scope, which weighs refusing against answering (0: a closed set, nothing refused). "
+            "Default: unknown, weighed as half."))
         parser.add_argument("--epochs", type=int, default=12)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-baseline", action="store_true")
@@ -34,8 +38,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         from knowledge.csvfiles import CsvError, read_labelled_csv
+        from training.calibration import check_oos_share
         from training.evaluation import evaluate, guess_columns, unknown_as_out_of_scope
         from training.fit import TqdmProgress
+
+        if options["expected_oos_share"] is not None:
+            try:
+                check_oos_share(options["expected_oos_share"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
 
         def read(path: Path) -> tuple[list[str], list[str | None]]:
             try:
@@ -61,7 +72,7 @@ class Command(BaseCommand):
             result = evaluate(
                 train_texts, train_intents, test_texts, test_intents, base,
                 epochs=options["epochs"], seed=options["seed"], report_dir=options["report"],
-                baseline=not options["no_baseline"], progress=bar,
+                baseline=not options["no_baseline"], oos_share=options["expected_oos_share"], progress=bar,
             )
         finally:
             bar.close()
