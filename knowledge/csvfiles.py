@@ -15,11 +15,12 @@ class CsvError(ValueError):
     """A CSV cannot be read, lacks a column, or holds no usable rows; the message says which."""
 
 
-def read_rows(source: Path | IO[bytes] | IO[str], required: Sequence[str]) -> list[dict[str, str]]:
+def read_rows(source: Path | IO[bytes] | IO[str], required: Sequence[str | tuple[str, ...]]) -> list[dict[str, str]]:
     """Every row of a UTF-8 CSV (a BOM is fine) as a dict of stripped strings.
 
     `source` is a path or an open file (an upload); a missing `required` column is a CsvError
-    naming it and the columns that are there.
+    naming it and the columns that are there. A tuple in `required` is a column known by several
+    names: the first of them in the header (in any case) is read, under the tuple's first name.
     """
     try:
         if isinstance(source, Path):
@@ -33,12 +34,27 @@ def read_rows(source: Path | IO[bytes] | IO[str], required: Sequence[str]) -> li
         raise CsvError(f"{source}: {exc}") from exc
 
 
-def _rows(handle: IO[str], required: Sequence[str], name: str) -> list[dict[str, str]]:
+def _rows(handle: IO[str], required: Sequence[str | tuple[str, ...]], name: str) -> list[dict[str, str]]:
     reader = csv.DictReader(handle)
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    header = list(reader.fieldnames or [])
+    by_lower = {column.strip().lower(): column for column in reversed(header)}
+    renamed: dict[str, str] = {}  # a header's spelling -> the name callers read it by
+    missing = []
+    for column in required:
+        if isinstance(column, str):
+            if column not in header:
+                missing.append(column)
+            continue
+        found = next((by_lower[known] for known in column if known in by_lower), None)
+        if found is None:
+            missing.append(column[0] if len(column) == 1 else " or ".join(column))
+        elif found != column[0]:
+            renamed[found] = column[0]
     if missing:
         raise CsvError(f"{name}: no column(s) {missing}; columns are {reader.fieldnames}")
-    return [{k: _unquoted((v or "").strip()) for k, v in row.items() if k is not None} for row in reader]
+    return [
+        {renamed.get(k, k): _unquoted((v or "").strip()) for k, v in row.items() if k is not None} for row in reader
+    ]
 
 
 def _unquoted(cell: str) -> str:
@@ -46,15 +62,23 @@ def _unquoted(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_START else cell
 
 
+# Column names that labelled-utterance files commonly use, tried in order when none is named.
+TEXT_COLUMNS = ("text", "sentence", "utterance", "query", "message", "question")
+INTENT_COLUMNS = ("intent", "label", "category", "class")
+
+
 def read_labelled_csv(
-    source: Path | IO[bytes] | IO[str], *, text_column: str = "text", intent_column: str = "intent",
+    source: Path | IO[bytes] | IO[str], *, text_column: str | None = None, intent_column: str | None = None,
     oos_label: str | None = "oos",
 ) -> tuple[list[str], list[str | None]]:
-    """Texts and intents; rows labelled `oos_label` become None (out-of-scope), rows missing either are skipped."""
+    """Texts and intents; rows labelled `oos_label` become None (out-of-scope), rows missing either are skipped.
+
+    A column not named is the first of the common names present (`TEXT_COLUMNS`, `INTENT_COLUMNS`).
+    """
     texts: list[str] = []
     intents: list[str | None] = []
-    for row in read_rows(source, [text_column, intent_column]):
-        text, intent = row[text_column], row[intent_column]
+    for row in read_rows(source, [text_column or TEXT_COLUMNS, intent_column or INTENT_COLUMNS]):
+        text, intent = row[text_column or TEXT_COLUMNS[0]], row[intent_column or INTENT_COLUMNS[0]]
         if text and intent:
             texts.append(text)
             intents.append(None if intent == oos_label else intent)

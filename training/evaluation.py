@@ -36,23 +36,6 @@ def baseline_predict(
     return [None if p == OOS else str(p) for p in clf.predict(test_texts)]
 
 
-# Column names that labelled-utterance files commonly use, tried in order when a file lacks the
-# ones asked for (`evaluate_intents` without --text-column / --intent-column).
-TEXT_COLUMNS = ("text", "sentence", "utterance", "query", "message", "question")
-INTENT_COLUMNS = ("intent", "label", "category", "class")
-
-
-def guess_columns(header: list[str], text_column: str | None, intent_column: str | None) -> tuple[str, str]:
-    """The text and intent columns of a file: the ones asked for, else the first known names present."""
-    def pick(asked: str | None, known: tuple[str, ...]) -> str:
-        if asked is not None:
-            return asked
-        lowered = {column.strip().lower(): column for column in header}
-        return next((lowered[name] for name in known if name in lowered), known[0])
-
-    return pick(text_column, TEXT_COLUMNS), pick(intent_column, INTENT_COLUMNS)
-
-
 def unknown_as_out_of_scope(train_intents: list[str | None], test_intents: list[str | None]) -> tuple[list[str | None], list[str]]:
     """Test labels that no training row has, turned into out-of-scope (None), and which they were.
 

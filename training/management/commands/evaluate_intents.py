@@ -1,6 +1,5 @@
 """manage.py evaluate_intents --train TRAIN.csv --test TEST.csv: the standard pipeline on one split."""
 
-import csv
 import json
 from pathlib import Path
 
@@ -39,7 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from knowledge.csvfiles import CsvError, read_labelled_csv
         from training.calibration import check_oos_share
-        from training.evaluation import evaluate, guess_columns, unknown_as_out_of_scope
+        from training.evaluation import evaluate, unknown_as_out_of_scope
         from training.fit import TqdmProgress
 
         if options["expected_oos_share"] is not None:
@@ -49,13 +48,8 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
 
         def read(path: Path) -> tuple[list[str], list[str | None]]:
-            try:
-                with open(path, newline="", encoding="utf-8-sig") as handle:
-                    header = next(csv.reader(handle), [])
-            except OSError as exc:
-                raise CsvError(f"{path}: {exc}") from exc
-            text_column, intent_column = guess_columns(header, options["text_column"], options["intent_column"])
-            return read_labelled_csv(path, text_column=text_column, intent_column=intent_column, oos_label=options["oos_label"])
+            return read_labelled_csv(path, text_column=options["text_column"], intent_column=options["intent_column"],
+                                     oos_label=options["oos_label"])
 
         try:
             train_texts, train_intents = read(options["train"])
