@@ -332,6 +332,9 @@ RETRAIN_MAX_DROP_FROM_RECORDED = _float("RETRAIN_MAX_DROP_FROM_RECORDED", 0.15)
 # An import adding more new intents than this, or giving one text different labels, is flagged.
 IMPORT_MAX_NEW_INTENTS = _int("IMPORT_MAX_NEW_INTENTS", 20)
 RETRAIN_EPOCHS = _int("RETRAIN_EPOCHS", 12)
+# Small data without out-of-scope rows gets more epochs, up to this many optimizer steps
+# (training.fit.MIN_TRAIN_STEPS); 0: none.
+RETRAIN_MIN_STEPS = _int("RETRAIN_MIN_STEPS", 600, minimum=0)
 # For training data without out-of-scope rows (no approved tickets, no out-of-scope examples): the
 # share of customer messages expected to be out of scope, which weighs refusing against answering
 # (training.calibration). Unset: unknown, weighed as half.

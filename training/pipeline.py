@@ -305,7 +305,8 @@ def _train_and_publish(run: TrainingRun, draft: registry.Draft) -> TrainingRun:
 
     _progress(run, "fine-tuning from the base model", 0.05)
     trained = fine_tune(
-        train_x, train_y, settings.BASE_MODEL_DIR, epochs=settings.RETRAIN_EPOCHS, oos_share=settings.INTENT_EXPECTED_OOS_SHARE,
+        train_x, train_y, settings.BASE_MODEL_DIR, epochs=settings.RETRAIN_EPOCHS, min_steps=settings.RETRAIN_MIN_STEPS,
+        oos_share=settings.INTENT_EXPECTED_OOS_SHARE,
         progress=lambda message, fraction: _progress(run, message, 0.05 + 0.8 * fraction),
     )
     _progress(run, "exporting the serving model", 0.87)

@@ -30,7 +30,8 @@ class Command(BaseCommand):
             "For training data without out-of-scope rows: the share (0-1) of messages expected to be out "
             "of scope, which weighs refusing against answering (0: a closed set, nothing refused). "
             "Default: unknown, weighed as half."))
-        parser.add_argument("--epochs", type=int, default=12)
+        parser.add_argument("--epochs", type=int, default=12, help=(
+            "Fine-tuning epochs; small data gets more, up to training.fit.MIN_TRAIN_STEPS optimizer steps."))
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-baseline", action="store_true")
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
