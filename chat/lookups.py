@@ -57,12 +57,6 @@ def active(names: Iterable[str]) -> dict[str, Lookup]:
             Lookup.objects.filter(intent__name__in=set(names), is_active=True).select_related("intent")}
 
 
-def pending(conversation_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """The conversations among these that wait for a value the customer was asked for."""
-    return dict(Conversation.objects.filter(pk__in=set(conversation_ids)).exclude(pending_lookup={})
-                .values_list("pk", "pending_lookup"))
-
-
 def customers(conversation_ids: Iterable[int]) -> dict[int, dict[str, str]]:
     """The verified customers of these conversations (chat/identity.py): {"id", "email"} by conversation."""
     rows = Conversation.objects.filter(pk__in=set(conversation_ids)).exclude(visitor__external_id="").values_list(

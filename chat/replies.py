@@ -185,7 +185,7 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
     pending = []
     statuses: dict[int, str] = {}
     jobs: dict[int, lookups.Job] = {}
-    asked = lookups.pending(q.conversation_id for q in questions)
+    site_languages, asked = _chats([q.conversation_id for q in questions])
     for i, question in enumerate(questions):
         status = statuses[i] = question.status or Conversation.objects.values_list("status", flat=True).get(
             pk=question.conversation_id
@@ -209,7 +209,6 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
         else:
             pending.append(i)
 
-    site_languages = _site_languages([questions[i].conversation_id for i in pending])
     understood = []
     for i in pending:
         site_language = site_languages.get(questions[i].conversation_id, "en")
@@ -243,8 +242,6 @@ def respond_many(questions: list[Question], *, again: bool = False) -> list[Repl
     # in a database crash, the customer's message would again be the last one, and the resend
     # that every client makes after a reconnect is answered anew (store.Received).
     order = sorted(answers)
-    site_languages.update(_site_languages([questions[i].conversation_id for i in order
-                                           if questions[i].conversation_id not in site_languages]))
     for i in order:
         _in_language(answers[i], site_languages.get(questions[i].conversation_id, "en"))
     stored = store.append_many(
@@ -447,11 +444,16 @@ def _options(prediction: Prediction, nearest: Nearest) -> list[str]:
     return options[:CLARIFY_OPTIONS]
 
 
-def _site_languages(conversation_ids: list[int]) -> dict[int, str]:
-    """The language of each conversation's site, in one query."""
-    if not conversation_ids:
-        return {}
-    return dict(Conversation.objects.filter(pk__in=set(conversation_ids)).values_list("pk", "site__language"))
+def _chats(conversation_ids: list[int]) -> tuple[dict[int, str], dict[int, dict[str, Any]]]:
+    """Each conversation's site language, and the lookup values it was asked for (lookups.pending), in one query."""
+    languages: dict[int, str] = {}
+    asked: dict[int, dict[str, Any]] = {}
+    for pk, language, state in Conversation.objects.filter(pk__in=set(conversation_ids)).values_list(
+            "pk", "site__language", "pending_lookup"):
+        languages[pk] = language
+        if state:
+            asked[pk] = state
+    return languages, asked
 
 
 def _runner_up(found: list[tuple[Ticket, float]]) -> tuple[Ticket, float] | None:
