@@ -303,8 +303,11 @@ class CpuMeter:
 
     def _read(self) -> dict[str, float]:
         cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        family = _with_descendants(self.pids)
         return {
-            "server": self._process_cpu(_with_descendants(self.pids)),
+            "server": self._process_cpu(family),
+            "web": self._process_cpu(self.pids),
+            "helpers": self._process_cpu([pid for pid in family if pid not in self.pids]),
             "client": self._process_cpu([os.getpid()]),
             "postgres": self._process_cpu(_pids_named("postgres")),
             "total": sum(cpu) / self.tick,
@@ -315,12 +318,14 @@ class CpuMeter:
         self.begin = self._read()
 
     def stop(self, messages: int) -> dict[str, Any]:
-        """CPU ms per message of the server, this client and PostgreSQL; how busy the machine was."""
+        """CPU ms per message of the server (the web processes, and their helpers), this client and
+        PostgreSQL; how busy the machine was."""
         if self.begin is None or not messages:
             return {}
         end = self._read()
         used = {key: end[key] - self.begin[key] for key in end}
-        per_message = {key: round(1000 * used[key] / messages, 3) for key in ("server", "client", "postgres")}
+        per_message = {key: round(1000 * used[key] / messages, 3)
+                       for key in ("server", "web", "helpers", "client", "postgres")}
         return {
             "server_cpu_ms_per_message": per_message["server"],
             "cpu_ms_per_message": per_message,
