@@ -54,8 +54,8 @@ def approved_tickets(hits: Iterable[ScoredTicketId]) -> list[tuple[Ticket, float
     """The hits' tickets in hit order, dropping any that is missing or not approved."""
     hits = list(hits)
     # Only what a reply reads (its question, resolution and intent): a batch of answers asks for
-    # a few hundred hits, and loading whole rows (three timestamps each) cost the answer helper
-    # a sixth of its time (issue 20). Another field read later costs a query of its own.
+    # a few hundred hits, and whole rows (three timestamps each) cost 1.7 ms of CPU per batch of
+    # 200 hits on 60 tickets against 1.0 (issue 20). Another field read later costs a query.
     found = Ticket.objects.filter(
         id__in={hit.ticket_id for hit in hits}, status=Ticket.Status.APPROVED
     ).only("id", "question", "resolution", "intent").in_bulk()

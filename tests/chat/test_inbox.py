@@ -75,6 +75,16 @@ def test_every_field_of_a_batch_inserted_message_is_stored(site):
     assert again.created == stored.created and again.feedback == "" and not again.reviewed
 
 
+def test_messages_stored_together_share_no_default_value_and_keep_the_agent_given(site, django_user_model):
+    a, b = open_chats(site, 2)
+    agent = django_user_model.objects.create_user("sam", is_staff=True)
+    first, second = store.append_many([Outgoing(a, Message.Sender.AGENT, "On it", {"agent": agent}),
+                                       Outgoing(b, Message.Sender.AGENT, "Me too", {"agent": agent})])
+    first.suggestions.append("changed")
+    assert second.suggestions == [] and first.agent is agent
+    assert Message.objects.get(pk=second.pk).agent_id == agent.pk
+
+
 def test_answers_to_a_batch_are_the_answers_one_at_a_time(site, fake_bundle, refund_intent):
     fake_bundle.intents["where is my refund"] = ("refund", 0.95, None)
     texts = ["where is my refund", "asdf qwerty", "can I talk to a human", "where is my refund"]
