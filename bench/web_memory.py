@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/web_memory.py BUNDLE_DIR [--messages 1000]
 
-Sets Django up as the web process and its answer helper do, loads one published bundle
+Sets Django up as the web process's answer helper does (chat.inbox.setup_answering_process), loads one published bundle
 (serving.registry.LoadedBundle: the intent runtime, the ticket index and its encoder), answers
 --messages customer questions through the bundle in batches of 16 (the batcher's usual size under
 load) and prints one JSON object: RSS after each step (MB), and which heavy libraries the
@@ -38,9 +38,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     args = parser.parse_args()
     steps = {"python": rss_mb()}
-    import django
+    from chat.inbox import setup_answering_process
 
-    django.setup()
+    setup_answering_process()  # as the answer helper sets Django up (no admin autodiscovery)
     steps["django_setup"] = rss_mb()
     from bench.load import DETAILS, QUESTIONS
     from serving.registry import LoadedBundle

@@ -148,9 +148,26 @@ class Batcher(Generic[T, R]):
 
 
 def _setup_helper() -> None:
+    _die_with_parent()
+    setup_answering_process()
+
+
+# The admin app as installed minus its autodiscovery (Django's own SimpleAdminConfig): a
+# process that only answers never shows an admin page. Importing every app's admin.py made
+# django.setup() 13 MB larger; answering imports most of the same modules anyway, so a helper
+# holds ~1 MB less after its first answers (docs/benchmarks.md, "Memory, fourth pass").
+ADMIN_APP = "django.contrib.admin"
+ADMIN_WITHOUT_DISCOVERY = "django.contrib.admin.apps.SimpleAdminConfig"
+
+
+def setup_answering_process() -> None:
+    """django.setup() for a process that answers and serves no pages: the admin's models without its modules."""
     import django
 
-    _die_with_parent()
+    installed = list(settings.INSTALLED_APPS)
+    if ADMIN_APP in installed:
+        installed[installed.index(ADMIN_APP)] = ADMIN_WITHOUT_DISCOVERY
+        settings.INSTALLED_APPS = installed
     django.setup()
 
 

@@ -7,7 +7,9 @@ text handling are one code path.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 import threading
 import unicodedata
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 # Bump when the files written by training/export.py change meaning; load() refuses other versions.
 FORMAT_VERSION = 2  # 2: the tokenizer always records whether it repairs spelling
@@ -34,6 +38,9 @@ BATCH_TFLITE_PATTERN = "model_batch_{steps}.tflite"
 # BANKING77 test) and run in half the time here. Optional as well: without it every text runs
 # in model.tflite, as before.
 SINGLE_TFLITE_PATTERN = "model_{steps}.tflite"
+# Every graph above in one file, their weights stored once (`pack_graphs`, written when a bundle is
+# published); a bundle without it serves each graph from its own file.
+GRAPHS_FILE = "model_graphs.tflite"
 BATCH_SIZE = 16
 SHORT_STEPS = 16
 # A batch costs about as much as this many single runs: fewer texts than this go one by one.
@@ -239,6 +246,117 @@ def single_steps(preprocessor: Preprocessor) -> list[int]:
     return [steps for steps in (SHORT_STEPS,) if steps < preprocessor.max_len]
 
 
+class _AlignedBuffer:
+    """A TFLite buffer packed as the converter packs it: its bytes 16-byte aligned (kernels read them in place)."""
+
+    def __init__(self, data: np.ndarray | None) -> None:
+        self.data = data
+
+    def Pack(self, builder: Any) -> int:  # noqa: N802  # the flatbuffers object API's name
+        from ai_edge_litert import schema_py_generated as schema
+
+        data = None
+        if self.data is not None:
+            payload = self.data.tobytes()
+            builder.StartVector(1, len(payload), 16)
+            builder.head -= len(payload)
+            builder.Bytes[builder.head : builder.head + len(payload)] = payload
+            builder.vectorNumElems = len(payload)
+            data = builder.EndVector()
+        schema.BufferStart(builder)
+        if data is not None:
+            schema.BufferAddData(builder, data)
+        return int(schema.BufferEnd(builder))
+
+
+class GraphsNotMerged(Exception):
+    """The exported graphs hold something `one_model` does not know how to renumber."""
+
+
+def one_model(models: dict[str, bytes]) -> bytes:
+    """Several exported TFLite graphs as one model, each graph's `serve` signature under its key
+    in `models`, their weights stored once.
+
+    The graphs (model.tflite and the shorter and batched ones) are one model converted at
+    different static shapes, so their weights are the same bytes: three interpreters over three
+    files held them three times in every web process (3.4 MB each on the demo model), and
+    TFLite's converter would not write one file with several signatures from this model
+    (docs/benchmarks.md). The kernels and their inputs are unchanged, so the outputs are the
+    same bits (tests/training/test_roundtrip.py).
+
+    Steps: read each graph with TFLite's schema (the flatbuffers object API); append its
+    subgraphs after those taken so far, renumbering WHILE's condition and body subgraphs, its
+    operators' op codes (one table for all) and its tensors' buffers, where a buffer holding the
+    same bytes as one of an earlier graph becomes that one; give its `serve` signature its key
+    and its first subgraph; pack, buffers aligned as the converter aligns them.
+    """
+    import flatbuffers  # type: ignore[import-untyped]  # no stubs published; ai_edge_litert's own dependency
+    from ai_edge_litert import schema_py_generated as schema
+
+    merged = schema.ModelT()
+    merged.version, merged.description = 3, b"one_model"
+    merged.operatorCodes, merged.subgraphs, merged.signatureDefs = [], [], []
+    buffers: list[_AlignedBuffer] = [_AlignedBuffer(None)]  # buffer 0: the empty sentinel
+    codes: dict[tuple[Any, ...], int] = {}
+    earlier: dict[bytes, int] = {}  # the digest of a buffer of an earlier graph → its index
+    for signature_key, content in models.items():
+        model = schema.ModelT.InitFromPackedBuf(content, 0)
+        if model.externalBuffers or model.externalBufferGroups or any(b.offset > 1 for b in model.buffers):
+            raise GraphsNotMerged("buffers outside the flatbuffer")
+        op_codes = []
+        for code in model.operatorCodes:
+            key = (code.builtinCode, code.deprecatedBuiltinCode, code.version, code.customCode)
+            op_codes.append(codes.setdefault(key, len(codes)))
+            if op_codes[-1] == len(merged.operatorCodes):
+                merged.operatorCodes.append(code)
+        mine: dict[bytes, int] = {}
+        buffer_of = [0] * len(model.buffers)
+        for index, buffer in enumerate(model.buffers):
+            if index == 0 or buffer.data is None or not len(buffer.data):
+                if index:
+                    buffer_of[index] = len(buffers)
+                    buffers.append(_AlignedBuffer(None))
+                continue
+            data = np.ascontiguousarray(buffer.data, dtype=np.uint8)
+            digest = hashlib.sha256(data.data).digest() + len(data).to_bytes(8, "little")
+            if digest in earlier:
+                buffer_of[index] = earlier[digest]
+                continue
+            buffer_of[index] = len(buffers)
+            mine.setdefault(digest, len(buffers))
+            buffers.append(_AlignedBuffer(data))
+        for digest, index in mine.items():
+            earlier.setdefault(digest, index)
+        first = len(merged.subgraphs)
+        for subgraph in model.subgraphs:
+            for tensor in subgraph.tensors:
+                if tensor.externalBuffer:
+                    raise GraphsNotMerged("a tensor in an external buffer")
+                tensor.buffer = buffer_of[tensor.buffer]
+            for operator in subgraph.operators:
+                operator.opcodeIndex = op_codes[operator.opcodeIndex]
+                if operator.builtinOptions2 is not None:
+                    raise GraphsNotMerged("an operator with builtin options 2")
+                options = operator.builtinOptions
+                if isinstance(options, schema.WhileOptionsT):
+                    options.condSubgraphIndex += first
+                    options.bodySubgraphIndex += first
+                elif options is not None and any("ubgraph" in name for name in vars(options)):
+                    raise GraphsNotMerged(f"an operator with {type(options).__name__}")
+            merged.subgraphs.append(subgraph)
+        signatures = [s for s in model.signatureDefs or [] if s.signatureKey == b"serve"]
+        if len(signatures) != 1:
+            raise GraphsNotMerged("a graph without one serve signature")
+        signatures[0].signatureKey = signature_key.encode()
+        signatures[0].subgraphIndex += first
+        merged.signatureDefs.append(signatures[0])
+    merged.buffers = buffers
+    # Room for the weights and the graphs at once: growing doubles the builder's buffer, each time a copy.
+    builder = flatbuffers.Builder(sum(b.data.nbytes for b in buffers if b.data is not None) + 1024 * 1024)
+    builder.Finish(merged.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 @dataclass(frozen=True)
 class _Graph:
     """One TFLite signature runner and the static shape it was converted with."""
@@ -260,35 +378,67 @@ def _read_json(path: Path) -> dict[str, Any]:
     return cast(dict[str, Any], data)
 
 
+def _graph_files(directory: Path, preprocessor: Preprocessor, full_length_only: bool = False) -> list[tuple[int, int, Path]]:
+    """(batch, steps, file) of each graph a model directory carries that serving runs, the full-length one first."""
+    shapes = [(1, preprocessor.max_len, directory / TFLITE_FILE)]
+    if not full_length_only:
+        shapes += [(1, steps, directory / SINGLE_TFLITE_PATTERN.format(steps=steps)) for steps in single_steps(preprocessor)]
+        shapes += [(BATCH_SIZE, steps, directory / BATCH_TFLITE_PATTERN.format(steps=steps))
+                   for steps in batch_steps(preprocessor)]
+    return [shape for shape in shapes if shape[2].exists()]
+
+
+def _signature_key(batch: int, steps: int) -> str:
+    """The signature of the graph of this shape in GRAPHS_FILE."""
+    return f"serve_{batch}x{steps}"
+
+
+def pack_graphs(directory: Path) -> bool:
+    """Write GRAPHS_FILE beside the graphs of the model in `directory`: all of them in one file.
+
+    Serving then loads that file alone (one interpreter, a signature per graph) and holds the
+    weights once instead of once per graph. Called when a bundle is published (serving.registry),
+    not by the web process: reading and writing TFLite's schema in Python imports 6 MB of
+    generated classes that a web process would keep. False, and nothing written, when there is
+    one graph or `one_model` cannot merge them (then each graph loads from its own file, as before).
+    """
+    directory = Path(directory)
+    shapes = _graph_files(directory, Preprocessor.from_json(_read_json(directory / TOKENIZER_FILE)))
+    if len(shapes) < 2:
+        return False
+    try:
+        packed = one_model({_signature_key(batch, steps): path.read_bytes() for batch, steps, path in shapes})
+    except GraphsNotMerged as exc:
+        log.warning("the graphs of %s stay in separate files: %s", directory, exc)
+        return False
+    (directory / GRAPHS_FILE).write_bytes(packed)
+    return True
+
+
 class IntentModel:
     """The exported intent model: tokenizer + quantized TFLite graph + labels + thresholds."""
 
     def __init__(
         self,
-        interpreter: Any,
+        graphs: list[_Graph],
         preprocessor: Preprocessor,
         labels: list[str],
         oos_index: int | None,
         thresholds: dict[str, Any],
-        batch_interpreters: dict[int, Any] | None = None,
-        single_interpreters: dict[int, Any] | None = None,
     ) -> None:
+        """`graphs`: the full-length one-text graph first, then any shorter or batched ones."""
         self.preprocessor = preprocessor
         self.labels = labels
         self.oos_index = oos_index
         self.thresholds = thresholds
-        self._interpreter = interpreter
-        self._single = _Graph(interpreter.get_signature_runner("serve"), 1, preprocessor.max_len)
+        self._single = graphs[0]
         # Shortest first, the full-length graph last: it takes any text.
-        self._singles = [
-            _Graph(found.get_signature_runner("serve"), 1, steps)
-            for steps, found in sorted((single_interpreters or {}).items()) if steps < preprocessor.max_len
-        ] + [self._single]
+        self._singles = sorted(
+            (graph for graph in graphs[1:] if graph.batch == 1 and graph.steps < preprocessor.max_len),
+            key=lambda graph: graph.steps,
+        ) + [self._single]
         # Shortest first: a text goes to the cheapest graph it fits in.
-        self._batch_graphs = [
-            _Graph(found.get_signature_runner("serve"), BATCH_SIZE, steps)
-            for steps, found in sorted((batch_interpreters or {}).items())
-        ]
+        self._batch_graphs = sorted((graph for graph in graphs if graph.batch > 1), key=lambda graph: graph.steps)
         # TFLite interpreters are not thread-safe, and web processes answer from a thread pool.
         # The lock also guards a small memo of recent outputs: the reply policy asks for the
         # intents of a batch and then for the embeddings of the same texts, one inference, not two.
@@ -299,7 +449,7 @@ class IntentModel:
 
     @classmethod
     def load(cls, directory: Path, *, full_length_only: bool = False) -> IntentModel:
-        """Read what training/export.py wrote into `directory`.
+        """Read what training/export.py wrote into `directory` (and GRAPHS_FILE, where publishing added it).
 
         `full_length_only`: serve every text with model.tflite alone, as bundles without the
         shorter graphs do (the reference export checks the others against; benchmarks' baseline).
@@ -313,19 +463,20 @@ class IntentModel:
         thresholds = _read_json(directory / THRESHOLDS_FILE)
         if not (directory / TFLITE_FILE).exists():
             raise IncompatibleModel(f"missing {TFLITE_FILE} in {directory}")
+        shapes = _graph_files(directory, preprocessor, full_length_only)
         # One thread: two threads tripled p99 while a retrain ran on the same machine (STYLE §19).
-        interpreter = Interpreter(model_path=str(directory / TFLITE_FILE), num_threads=1)
-        batch_interpreters, single_interpreters = {}, {}
-        for steps in [] if full_length_only else batch_steps(preprocessor):
-            path = directory / BATCH_TFLITE_PATTERN.format(steps=steps)
-            if path.exists():
-                batch_interpreters[steps] = Interpreter(model_path=str(path), num_threads=1)
-        for steps in [] if full_length_only else single_steps(preprocessor):
-            path = directory / SINGLE_TFLITE_PATTERN.format(steps=steps)
-            if path.exists():
-                single_interpreters[steps] = Interpreter(model_path=str(path), num_threads=1)
-        return cls(interpreter, preprocessor, labels["labels"], labels["oos_index"], thresholds, batch_interpreters,
-                   single_interpreters)
+        packed = directory / GRAPHS_FILE
+        if len(shapes) > 1 and packed.exists():
+            # Every graph from one file, their weights in memory once (`pack_graphs`).
+            interpreter = Interpreter(model_path=str(packed), num_threads=1)
+            keys = set(interpreter.get_signature_list())
+            if all(_signature_key(batch, steps) in keys for batch, steps, _ in shapes):
+                runners = [interpreter.get_signature_runner(_signature_key(batch, steps)) for batch, steps, _ in shapes]
+                graphs = [_Graph(runner, batch, steps) for runner, (batch, steps, _) in zip(runners, shapes, strict=True)]
+                return cls(graphs, preprocessor, labels["labels"], labels["oos_index"], thresholds)
+        graphs = [_Graph(Interpreter(model_path=str(path), num_threads=1).get_signature_runner("serve"), batch, steps)
+                  for batch, steps, path in shapes]
+        return cls(graphs, preprocessor, labels["labels"], labels["oos_index"], thresholds)
 
     def _run_many(self, texts: list[str]) -> list[dict[str, np.ndarray]]:
         """Model outputs per text (each array without the batch axis), recent ones from the memo.

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from serving.intents import IntentModel, Prediction  # the light runtime, never TensorFlow
+from serving.intents import IntentModel, Prediction, pack_graphs  # the light runtime, never TensorFlow
 from retrieval.examples import Nearest
 
 log = logging.getLogger(__name__)
@@ -292,7 +292,8 @@ def active_bundle() -> LoadedBundle | None:
 def publish(bundle: Draft | Path, manifest: dict[str, Any], *, activate: bool = True) -> str:
     """Move a fully written draft into place as a new version, for every node.
 
-    Steps: write the manifest into the draft, load it once to prove it serves (a bundle that
+    Steps: write the manifest into the draft, put the intent model's graphs into one file
+    (serving.intents.pack_graphs), load it once to prove it serves (a bundle that
     cannot load is never published), rename it to bundles/<version> in this node's cache, store
     its archive in the shared store, then (unless the caller activates after its own
     transaction commits) make it the active version.
@@ -301,6 +302,8 @@ def publish(bundle: Draft | Path, manifest: dict[str, Any], *, activate: bool = 
     version = str(manifest["version"])
     manifest = {**manifest, "format": BUNDLE_FORMAT}
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    if (staging / "intent").is_dir():
+        pack_graphs(staging / "intent")  # every web process then holds the model's weights once
     LoadedBundle(staging)
     bundles_dir().mkdir(parents=True, exist_ok=True)
     target = bundles_dir() / version

@@ -191,3 +191,24 @@ def test_a_batch_answered_again_hands_back_its_stored_answers_instead_of_new_one
     assert [json.loads(r.messages[0]) for r in again] == [message_frame(r.messages[0]) for r in first]
     assert [r.messages[0].reply_to_id for r in first] == [r.message.pk for r in received]
     assert Message.objects.filter(sender=Message.Sender.BOT).count() == 3
+
+
+ADMIN_MODULES = ("api.admin", "chat.admin", "knowledge.admin", "training.admin")
+
+
+def admin_modules_loaded(items):
+    """Runs in a helper process: which of the admin's modules its Django setup imported."""
+    import sys
+
+    return [sorted(set(ADMIN_MODULES) & set(sys.modules)) for _ in items]
+
+
+async def test_a_helper_sets_django_up_without_importing_the_apps_admin_modules():
+    from django.apps import apps
+
+    batcher = Batcher(admin_modules_loaded, processes=lambda: 1)
+    try:
+        assert await batcher.submit("x") == []
+    finally:
+        batcher._pool.shutdown()
+    assert apps.is_installed("django.contrib.admin")  # this process keeps the admin it serves

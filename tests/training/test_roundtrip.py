@@ -157,3 +157,53 @@ def test_only_short_texts_are_batched_so_no_long_batch_graph_is_written_or_loade
     shutil.copytree(exported, older)
     shutil.copy(older / BATCH_TFLITE_PATTERN.format(steps=SHORT_STEPS), older / BATCH_TFLITE_PATTERN.format(steps=32))
     assert [(graph.batch, graph.steps) for graph in IntentModel.load(older)._batch_graphs] == [(BATCH_SIZE, SHORT_STEPS)]
+
+
+def test_the_graphs_packed_in_one_file_answer_bit_for_bit_as_the_separate_files(exported, tmp_path):
+    """One interpreter over GRAPHS_FILE (weights once) gives exactly the outputs of one interpreter per file."""
+    import shutil
+
+    from serving.intents import BATCH_SIZE, GRAPHS_FILE, IntentModel, pack_graphs
+
+    packed = tmp_path / "intent"
+    shutil.copytree(exported, packed)
+    assert pack_graphs(packed)
+    assert (packed / GRAPHS_FILE).stat().st_size < 0.5 * sum(p.stat().st_size for p in exported.glob("model*.tflite"))
+    texts = [t for rows in DATA.values() for t in rows] + OOS
+    texts += [" ".join(["my card"] * 12 + [str(i)]) for i in range(BATCH_SIZE)]  # past the short graphs
+    separate, together = IntentModel.load(exported), IntentModel.load(packed)
+    assert not (exported / GRAPHS_FILE).exists()
+    assert [(g.batch, g.steps) for g in together._singles + together._batch_graphs] == [
+        (g.batch, g.steps) for g in separate._singles + separate._batch_graphs]
+    for batch in (texts, texts[:3], texts[-1:]):  # the batch graph, and texts one by one
+        assert np.array_equal(IntentModel.load(exported).probabilities_many(batch),
+                              IntentModel.load(packed).probabilities_many(batch))
+        assert np.array_equal(IntentModel.load(exported).embed(batch), IntentModel.load(packed).embed(batch))
+
+
+def test_a_packed_file_without_a_graph_the_bundle_serves_is_not_used(exported, tmp_path):
+    import shutil
+
+    from serving.intents import GRAPHS_FILE, IntentModel, pack_graphs
+
+    packed = tmp_path / "intent"
+    shutil.copytree(exported, packed)
+    pack_graphs(packed)
+    (packed / GRAPHS_FILE).write_bytes((exported / "model.tflite").read_bytes())  # one signature, "serve" only
+    texts = [t for rows in DATA.values() for t in rows]
+    assert np.array_equal(IntentModel.load(packed).probabilities_many(texts),
+                          IntentModel.load(exported).probabilities_many(texts))
+
+
+@pytest.mark.django_db
+def test_a_published_bundle_carries_its_graphs_in_one_file(exported, settings, tmp_path):
+    import shutil
+
+    from serving import registry
+    from serving.intents import GRAPHS_FILE
+
+    settings.ARTIFACTS_DIR = str(tmp_path / "artifacts")
+    with registry.draft() as draft:
+        shutil.copytree(exported, draft.intent_dir)
+        version = registry.publish(draft, {"version": "v-packed"}, activate=False)
+    assert (registry.bundles_dir() / version / "intent" / GRAPHS_FILE).exists()
