@@ -159,7 +159,9 @@ def test_thumbs_down_offers_a_person_or_a_comment_sent_to_the_chat(new_page, bro
     customer.goto(host.page())
     chat = open_widget(customer)
     ask(chat, "Shipping times", 0)  # a quick reply's label: the curated answer, with thumbs
-    answer = chat.locator(".from-bot:not(.is-greeting)").last
+    # The first answer itself, not "the last bot message": the bot's reply to the comment below
+    # becomes the last one, and a lazy `.last` would then look for the thanks in that reply.
+    answer = chat.locator(".from-bot:not(.is-greeting)").first
     answer.get_by_role("button", name="Not helpful").click()
     expect(answer.get_by_role("button", name="Talk to a person")).to_be_visible()
     answer.get_by_role("button", name="Tell us what was missing").click()
