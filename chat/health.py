@@ -2,7 +2,10 @@
 
 Liveness is only "the process answers HTTP" (restart it when it does not). Readiness checks
 what a chat needs from this process: the database answers, the channel layer's Redis answers,
-and the active model bundle is the one loaded here. Each check says why it failed.
+and the active model bundle is the one that answers here: the answer helpers' when there are
+some (CHAT_ANSWER_PROCESSES), which are asked, so that a probe never loads the model into the
+web process itself (issue 20: a web process holds no numpy, no model, no index). Each check
+says why it failed.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.db import connection
 
+from chat import inbox
 from serving import registry
 
 TIMEOUT_SECONDS = 2
@@ -60,7 +64,10 @@ def model() -> Check:
     """The active bundle is the one this process serves (none published yet is fine: the bot
     clarifies and hands over)."""
     active = registry.active_version()
-    serving = registry.current().version
+    try:
+        serving = inbox.answers().ask(inbox.serving_version, TIMEOUT_SECONDS)
+    except Exception as exc:  # not started yet, busy past the timeout, or died
+        return Check(False, f"the answer helper did not say which bundle it serves ({type(exc).__name__})")
     if serving != active:
         return Check(False, f"active bundle {active!r} is not loaded here (serving {serving!r})")
     return Check(True, active or "none published")

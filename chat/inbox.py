@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S")
 
 # Database work runs on a thread pool, not Channels' default single thread per process: with
 # one thread every conversation's queries queue behind each other. Each pool thread keeps its
@@ -112,6 +113,19 @@ class Batcher(Generic[T, R]):
                 return again
         results: Sequence[Any] = await db(self.fn)(items)
         return results
+
+    def ask(self, fn: Callable[[list[Any]], S], timeout: float) -> S:
+        """`fn([])` where the batches run (a helper process, else here), waiting at most `timeout` seconds.
+
+        For a question about the helper's own state (the bundle it serves), not for work: it
+        waits behind the batches already queued there. Raises TimeoutError, or BrokenProcessPool
+        when the helper died.
+        """
+        self.start()
+        pool = self._pool
+        if pool is None:
+            return fn([])
+        return pool.submit(_run_in_helper, fn, []).result(timeout)
 
     async def submit(self, item: T) -> R:
         loop = asyncio.get_running_loop()
@@ -190,7 +204,7 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _run_in_helper(fn: Callable[[list[Any]], Sequence[Any]], items: list[Any]) -> Sequence[Any]:
+def _run_in_helper(fn: Callable[[list[Any]], S], items: list[Any]) -> S:
     """Run one batch in a helper process, with Django's connection hygiene around it."""
     close_old_connections()
     try:
@@ -222,6 +236,13 @@ def answer(questions: list[Question], *, again: bool = False) -> list[Outbound]:
     from chat import frames, replies
 
     return [frames.outbound(reply) for reply in replies.respond_many(questions, again=again)]
+
+
+def serving_version(_: list[Any]) -> str:
+    """The bundle version this process answers with (for `answers().ask`: the helper's own)."""
+    from serving import registry
+
+    return registry.current().version
 
 
 def answer_again(questions: list[Question]) -> list[Outbound]:

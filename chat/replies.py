@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils.translation import gettext, gettext_noop, override
@@ -44,9 +44,11 @@ from knowledge.catalog import catalog
 from knowledge.models import Ticket
 from knowledge.tickets import approved_tickets
 from retrieval.calibration import UNCALIBRATED
-from retrieval.examples import Nearest
-from serving.intents import Prediction
 from serving.registry import current
+
+if TYPE_CHECKING:  # numpy's modules: a web process imports this module for Question, and answers in helpers
+    from retrieval.examples import Nearest
+    from serving.intents import Prediction
 
 # The bot's own words, in English here and in the site's language when stored (`_in_language`).
 TALK_TO_PERSON = gettext_noop("Talk to a person")

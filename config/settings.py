@@ -155,8 +155,13 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
+    # Each connection (one per database thread) caches its prepared statements. The message
+    # path's statements are as long as their batch, one text per batch size, so Python's default
+    # of 128 held up to ~30 MB in a web process after 8,000 messages; 16 keeps the small,
+    # repeated ones (docs/benchmarks.md, "Memory, fifth pass").
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;",
+         "cached_statements": 16}
     )
     # Tests on a file too: an in-memory database shared between threads locks whole tables
     # and ignores the timeout, and replies run on a thread pool.
@@ -205,6 +210,10 @@ else:
         # kombu's pidbox files; without this they land in ./control of the current directory.
         "control_folder": str(_broker_dir / "control"),
     }
+    # kombu writes into these folders and fails if they are missing (a test or a shell that
+    # sends a task before `manage.py serve` ever made them).
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -21,9 +21,8 @@ import datetime as dt
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,8 +33,10 @@ from chat.replies import ASK_FOR_HUMAN, is_talk_to_person
 from insights.models import GapRun, GapTopic
 from knowledge.models import Intent, TrainingExample
 from privacy.redaction import redact
-from retrieval.encoder import l2_normalize
 from serving.registry import current
+
+if TYPE_CHECKING:  # numpy and the encoder are imported by the steps that compute (a worker's task):
+    import numpy as np  # a web process shows the pages and queues runs without them (issue 20)
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,10 @@ def similarities(texts: list[str]) -> tuple[np.ndarray, str]:
     their mean: the intent encoder places every question no intent covers in one corner, so
     uncentred, unrelated gaps would look alike.
     """
+    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from retrieval.encoder import l2_normalize
 
     n = len(texts)
     if n < 2:
@@ -157,6 +161,8 @@ def similarities(texts: list[str]) -> tuple[np.ndarray, str]:
 
 def cluster(similarity: np.ndarray, distance_threshold: float = DISTANCE) -> np.ndarray:
     """A topic number for each text (step 3)."""
+    import numpy as np
+
     if len(similarity) < 2:
         return np.zeros(len(similarity), dtype=int)
     from sklearn.cluster import AgglomerativeClustering
@@ -174,6 +180,8 @@ def _progress(run: GapRun, percent: int, stage: str, **fields: Any) -> None:
 
 def compute(run_id: int) -> GapRun:
     """Work out a run's topics (the steps at the top), recording progress and failure on the run."""
+    import numpy as np
+
     run = GapRun.objects.get(pk=run_id)
     _progress(run, 5, "collecting questions", status=GapRun.Status.RUNNING)
     try:
@@ -205,6 +213,8 @@ def compute(run_id: int) -> GapRun:
 def _topics(run: GapRun, gaps: list[Gap], similarity: np.ndarray, labels: np.ndarray,
             middle: dt.datetime) -> list[GapTopic]:
     """One GapTopic per cluster: its most typical texts first, ranked by customers affected."""
+    import numpy as np
+
     topics = []
     for label in set(labels.tolist()):
         members = np.flatnonzero(labels == label)

@@ -16,9 +16,10 @@ small one different problems, and nothing at build time says which.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where scores are computed: chat.replies reads UNCALIBRATED in web processes
+    import numpy as np
 
 # Measured on the demo bot (docs/retrieval.md, "The ticket-answer threshold"): the 95th
 # percentile of off-topic best scores plus 0.03 fell between the highest unrelated question
@@ -89,6 +90,8 @@ def best_scores(index: Any, vectors: np.ndarray, *, exclude_self: bool = False) 
 
     `exclude_self` is for the index's own tickets (leave-one-out): their best hit is themselves.
     """
+    import numpy as np
+
     if len(vectors) == 0 or len(index) < (2 if exclude_self else 1):
         return np.zeros(0, np.float32)
     scores, _ = index.search_batch(vectors, 2 if exclude_self else 1)
@@ -97,6 +100,8 @@ def best_scores(index: Any, vectors: np.ndarray, *, exclude_self: bool = False) 
 
 def calibrate(negative: np.ndarray, leave_one_out: np.ndarray) -> dict[str, Any]:
     """The threshold from best scores of negatives, with what it was computed from (JSON-ready)."""
+    import numpy as np
+
     if len(negative) == 0:
         return {"min_score": UNCALIBRATED, "rule": "uncalibrated: no tickets or no negatives"}
     raw = float(np.quantile(negative, NEGATIVE_QUANTILE)) + MARGIN

@@ -33,12 +33,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 
-from serving.intents import IntentModel, Prediction, pack_graphs  # the light runtime, never TensorFlow
-from retrieval.examples import Nearest
+if TYPE_CHECKING:
+    from retrieval.examples import Nearest
+    from serving.intents import Prediction
+
+# The model's runtime (serving.intents: the light TFLite runtime, never TensorFlow) and the
+# index (retrieval) are imported where a bundle is loaded or published: a web process whose
+# helpers answer reads the registry (the admin, the API, the health check) without numpy,
+# ~28 MB of its memory (issue 20).
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +90,8 @@ class OneAtATime:
 
     def evidence_many(self, texts: list[str], k: int = 5) -> list[tuple[list[Hit], Nearest]]:
         """Tickets only: a bundle without examples in the ticket space has no nearest examples."""
+        from retrieval.examples import Nearest
+
         return [(hits, Nearest()) for hits in self.search_many(texts, k)]
 
 
@@ -93,6 +101,8 @@ class EmptyBundle(OneAtATime):
     version = ""
 
     def predict(self, text: str) -> Prediction:
+        from serving.intents import Prediction
+
         return Prediction(intent=None, confidence=0.0, ranking=[], threshold=1.0)
 
     def search(self, text: str, k: int = 5) -> list[Hit]:
@@ -111,6 +121,8 @@ class LoadedBundle:
         self.directory = directory
         self.manifest = manifest
         self.version: str = manifest["version"]
+        from serving.intents import IntentModel
+
         self.intents = IntentModel.load(directory / "intent")
         # The ticket index with its own encoder (retrieval.encoder), kept in step with approvals
         # by retrieval.ingest.sync at most every BUNDLE_POLL_SECONDS; without an index/ it
@@ -303,6 +315,8 @@ def publish(bundle: Draft | Path, manifest: dict[str, Any], *, activate: bool = 
     manifest = {**manifest, "format": BUNDLE_FORMAT}
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     if (staging / "intent").is_dir():
+        from serving.intents import pack_graphs
+
         pack_graphs(staging / "intent")  # every web process then holds the model's weights once
     LoadedBundle(staging)
     bundles_dir().mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,8 @@ from django.test import override_settings
 from knowledge.catalog import catalog
 from chat.models import Site
 from knowledge.models import Intent
-from serving.registry import Hit, OneAtATime, Prediction, registry
+from serving.intents import Prediction
+from serving.registry import Hit, OneAtATime, registry
 from tests.mail_support import eager_tasks, smtp_server  # noqa: F401 (fixtures for the mail tests)
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -133,6 +134,11 @@ def _isolated(tmp_path, settings):
     # Limits count in this process unless a test shares them through Redis (tests/chat/test_limits.py).
     settings.REDIS_URL = ""
     budgets.reset()
+    # Each process caches which sites want which webhook events; a test's rolled-back
+    # subscriptions must not reach the next test, whose site may reuse the id (SQLite does).
+    from api.webhooks import subscriptions
+
+    subscriptions.reset()
     yield
     channel_layers.backends.clear()
     registry.reset()
