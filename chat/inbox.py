@@ -22,8 +22,8 @@ import functools
 import logging
 import multiprocessing
 import os
-import signal
-import sys
+import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -105,10 +105,7 @@ class Batcher(Generic[T, R]):
             except BrokenProcessPool:
                 # A helper died (killed, out of memory): this batch runs here, the next ones in
                 # a fresh helper. Other batches in flight meet the same broken pool.
-                if self._pool is pool:
-                    log.error("a helper process of %s died; starting a new one", self.fn.__name__)
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = None
+                self._drop(pool)
                 again: Sequence[Any] = await db(self.retry)(items)
                 return again
         results: Sequence[Any] = await db(self.fn)(items)
@@ -125,7 +122,18 @@ class Batcher(Generic[T, R]):
         pool = self._pool
         if pool is None:
             return fn([])
-        return pool.submit(_run_in_helper, fn, []).result(timeout)
+        try:
+            return pool.submit(_run_in_helper, fn, []).result(timeout)
+        except BrokenProcessPool:
+            self._drop(pool)
+            raise
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        """Forget a pool whose helper died: the next batch or question starts a fresh one."""
+        if self._pool is pool:
+            log.error("a helper process of %s died; starting a new one", self.fn.__name__)
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     async def submit(self, item: T) -> R:
         loop = asyncio.get_running_loop()
@@ -185,23 +193,28 @@ def setup_answering_process() -> None:
     django.setup()
 
 
+# How often a helper checks that its web process still runs.
+PARENT_CHECK_SECONDS = 0.5
+
+
 def _die_with_parent() -> None:
-    """Have the kernel kill this helper when the web process that started it dies.
+    """Exit this helper within PARENT_CHECK_SECONDS of the web process that started it dying.
 
     A helper waits on a pipe from its web process and would wait forever after a `kill -9` of
-    it, holding a database connection (and keeping the resource tracker alive). Linux only;
-    elsewhere the supervisor's process-group kill (`manage.py serve`, systemd) does the same.
+    it, holding a database connection (and keeping the resource tracker alive). A thread of the
+    helper watches its parent's pid. Not the kernel's PR_SET_PDEATHSIG, used before: it fires
+    when the *thread* that spawned the helper ends, and a pool started from a request's thread
+    (the readiness probe asking the helper, chat.health) lost its helper as that request ended.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
     started_by = multiprocessing.parent_process()
     parent = started_by.pid if started_by is not None else os.getppid()
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before the request took effect
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
         os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def _run_in_helper(fn: Callable[[list[Any]], S], items: list[Any]) -> S:

@@ -38,6 +38,11 @@ BATCH_TFLITE_PATTERN = "model_batch_{steps}.tflite"
 # BANKING77 test) and run in half the time here. Optional as well: without it every text runs
 # in model.tflite, as before.
 SINGLE_TFLITE_PATTERN = "model_{steps}.tflite"
+# The one-text graphs' lengths: a text alone runs in the shortest it fits in. The recurrent
+# layers cost per step, and chat messages are short (BANKING77 test: median 9 words, 42 % at
+# most 8, 76 % at most 12): 8 and 12 took the batch-1 p50 from 0.355 to 0.27 ms there
+# (docs/benchmarks.md, "Fifth pass"). In a packed bundle each costs its graph, not its weights.
+SINGLE_STEPS = (8, 10, 12, 16)
 # Every graph above in one file, their weights stored once (`pack_graphs`, written when a bundle is
 # published); a bundle without it serves each graph from its own file.
 GRAPHS_FILE = "model_graphs.tflite"
@@ -243,7 +248,7 @@ def batch_steps(preprocessor: Preprocessor) -> list[int]:
 
 def single_steps(preprocessor: Preprocessor) -> list[int]:
     """The lengths of the shorter one-text graphs a bundle carries (model.tflite has max_len)."""
-    return [steps for steps in (SHORT_STEPS,) if steps < preprocessor.max_len]
+    return [steps for steps in SINGLE_STEPS if steps < preprocessor.max_len]
 
 
 class _AlignedBuffer:

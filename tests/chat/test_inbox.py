@@ -212,3 +212,65 @@ async def test_a_helper_sets_django_up_without_importing_the_apps_admin_modules(
     finally:
         batcher._pool.shutdown()
     assert apps.is_installed("django.contrib.admin")  # this process keeps the admin it serves
+
+
+def own_pid(items):
+    """Runs where the batches run (`Batcher.ask`): that process's pid."""
+    return os.getpid()
+
+
+def test_a_helper_started_by_a_thread_that_ends_keeps_answering():
+    """The readiness probe asks the helper from a request's thread, which ends after the request."""
+    batcher = Batcher(pids_of, processes=lambda: 1)
+    try:
+        asked = []
+        probe = threading.Thread(target=lambda: asked.append(batcher.ask(own_pid, 60)))
+        probe.start()
+        probe.join()
+        helper = asked[0]
+        assert helper != os.getpid()
+        assert batcher.ask(own_pid, 60) == helper  # the same helper, alive after that thread ended
+    finally:
+        batcher._pool.shutdown()
+
+
+HELPER_OF_A_WEB_PROCESS = """
+import os, sys, time
+import django
+django.setup()
+from chat.inbox import Batcher
+from tests.chat.test_inbox import own_pid, pids_of
+batcher = Batcher(pids_of, processes=lambda: 1)
+print(batcher.ask(own_pid, 60), flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_helper_exits_soon_after_its_web_process_is_killed():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    web = subprocess.Popen([sys.executable, "-c", HELPER_OF_A_WEB_PROCESS], stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"})
+    try:
+        helper = int(web.stdout.readline())
+        os.kill(web.pid, signal.SIGKILL)
+        web.wait()
+
+        def helper_gone() -> bool:
+            try:
+                os.kill(helper, 0)
+            except ProcessLookupError:
+                return True
+            # A zombie until its new parent reaps it: exited all the same.
+            with open(f"/proc/{helper}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+        deadline = time.monotonic() + 30
+        while not helper_gone():
+            assert time.monotonic() < deadline, "the helper outlived its killed web process"
+            time.sleep(0.05)
+    finally:
+        web.kill()

@@ -123,12 +123,13 @@ def test_a_batch_is_answered_as_each_text_alone(trained, tmp_path):
 
 
 def test_a_short_text_alone_runs_in_the_short_graph_and_gets_the_full_length_answer(exported):
-    from serving.intents import SHORT_STEPS, IntentModel
+    from serving.intents import SINGLE_STEPS, IntentModel
 
-    texts = [t for rows in DATA.values() for t in rows] + OOS + [" ".join(["my card"] * 12)]  # 24 words
+    # 10, 14 and 24 words besides the short ones: each one-text graph's length and past the last.
+    texts = [t for rows in DATA.values() for t in rows] + OOS + [" ".join(["my card"] * n) for n in (5, 7, 12)]
     full = IntentModel.load(exported, full_length_only=True)
     shortened = IntentModel.load(exported)
-    assert [graph.steps for graph in shortened._singles] == [SHORT_STEPS, full.preprocessor.max_len]
+    assert [graph.steps for graph in shortened._singles] == [*SINGLE_STEPS, full.preprocessor.max_len]
     assert np.abs(np.stack([full.probabilities(t) for t in texts])
                   - np.stack([shortened.probabilities(t) for t in texts])).max() < 1e-4
 
@@ -136,11 +137,12 @@ def test_a_short_text_alone_runs_in_the_short_graph_and_gets_the_full_length_ans
 def test_a_model_exported_before_the_short_graph_still_serves(exported, tmp_path):
     import shutil
 
-    from serving.intents import SHORT_STEPS, SINGLE_TFLITE_PATTERN, IntentModel
+    from serving.intents import SINGLE_STEPS, SINGLE_TFLITE_PATTERN, IntentModel
 
     older = tmp_path / "intent"
     shutil.copytree(exported, older)
-    (older / SINGLE_TFLITE_PATTERN.format(steps=SHORT_STEPS)).unlink()
+    for steps in SINGLE_STEPS:
+        (older / SINGLE_TFLITE_PATTERN.format(steps=steps)).unlink()
     texts = [t for rows in DATA.values() for t in rows] + OOS
     before, now = IntentModel.load(older), IntentModel.load(exported)
     assert [graph.steps for graph in before._singles] == [before.preprocessor.max_len]
