@@ -39,9 +39,10 @@ BATCH_TFLITE_PATTERN = "model_batch_{steps}.tflite"
 # in model.tflite, as before.
 SINGLE_TFLITE_PATTERN = "model_{steps}.tflite"
 # The one-text graphs' lengths: a text alone runs in the shortest it fits in. The recurrent
-# layers cost per step, and chat messages are short (BANKING77 test: median 9 words, 42 % at
-# most 8, 76 % at most 12): 8 and 12 took the batch-1 p50 from 0.355 to 0.27 ms there
-# (docs/benchmarks.md, "Fifth pass"). In a packed bundle each costs its graph, not its weights.
+# layers cost per step (~0.03 ms each here), and chat messages are short (BANKING77 test: median
+# 9 words, 42 % at most 8, 62 % at most 10): these took BANKING77's batch-1 p50 from 0.385 to 0.304
+# ms on the same weights (docs/benchmarks.md, "Fifth pass"). In a packed bundle each costs its
+# graph, not its weights.
 SINGLE_STEPS = (8, 10, 12, 16)
 # Every graph above in one file, their weights stored once (`pack_graphs`, written when a bundle is
 # published); a bundle without it serves each graph from its own file.
