@@ -75,6 +75,21 @@ def test_every_field_of_a_batch_inserted_message_is_stored(site):
     assert again.created == stored.created and again.feedback == "" and not again.reviewed
 
 
+def test_a_batch_longer_than_one_statement_holds_is_stored_whole_with_each_row_its_own_id(site):
+    # SQLite binds at most 999 parameters a statement: 40 chats x 30 answers, six columns varying,
+    # take several statements (PostgreSQL's arrays take one).
+    chats = open_chats(site, 40)
+    outgoing = [Outgoing(chat, Message.Sender.BOT, f"answer {n} to {chat}", {"confidence": n / 100, "intent": f"i{n}"})
+                for n in range(30) for chat in chats]
+    stored = store.append_many(outgoing)
+    assert len({m.pk for m in stored}) == len(outgoing) == Message.objects.count()
+    for message, item in zip(stored, outgoing, strict=True):
+        again = Message.objects.get(pk=message.pk)
+        assert (again.conversation_id, again.text, again.confidence, again.seq) == (
+            item.conversation_id, item.text, item.fields["confidence"], message.seq)
+    assert sorted(m.seq for m in stored if m.conversation_id == chats[0]) == list(range(1, 31))
+
+
 def test_messages_stored_together_share_no_default_value_and_keep_the_agent_given(site, django_user_model):
     a, b = open_chats(site, 2)
     agent = django_user_model.objects.create_user("sam", is_staff=True)
