@@ -127,12 +127,20 @@ class _Column:
     field: models.Field[Any, Any]
     cast: str  # its SQL type, for the casts of the statement's parameters
     relation: bool  # a foreign key, which callers may give as an instance (agent=user) or an id (agent_id=1)
+    plain: bool  # text or a number: its str, int and float values need no conversion (`_db_value`)
+
+
+# Column types whose str, int and float values the SQLite driver takes as they are; a value of
+# another type (a datetime, a list for JSON, a lazy string) goes through the field's own conversion.
+_PLAIN_TYPES = frozenset({"CharField", "TextField", "IntegerField", "PositiveIntegerField", "BigIntegerField",
+                          "SmallIntegerField", "FloatField", "ForeignKey", "BigAutoField", "AutoField"})
+_PLAIN_VALUES = (type(None), int, str, float)
 
 
 @functools.cache
 def _columns(vendor: str) -> tuple[_Column, ...]:
     """Every concrete field of Message but the id, in the model's order (worked out once per process)."""
-    return tuple(_Column(f, str(f.db_type(connection)), bool(f.is_relation))
+    return tuple(_Column(f, str(f.db_type(connection)), bool(f.is_relation), f.get_internal_type() in _PLAIN_TYPES)
                  for f in Message._meta.concrete_fields if not f.primary_key)
 
 
@@ -227,15 +235,8 @@ def _names(columns: tuple[_Column, ...]) -> str:
     return ", ".join(connection.ops.quote_name(str(column.field.column)) for column in columns)
 
 
-# Column types whose str, int and float values the SQLite driver takes as they are; a value of
-# another type (a datetime, a list for JSON, a lazy string) goes through the field's own conversion.
-_AS_IS_TYPES = frozenset({"CharField", "TextField", "IntegerField", "PositiveIntegerField", "BigIntegerField",
-                          "SmallIntegerField", "FloatField", "ForeignKey", "BigAutoField", "AutoField"})
-_AS_IS_VALUES = (type(None), int, str, float)
-
-
 def _db_value(column: _Column, value: Any) -> Any:
-    if type(value) in _AS_IS_VALUES and column.field.get_internal_type() in _AS_IS_TYPES:
+    if column.plain and type(value) in _PLAIN_VALUES:
         return value
     return column.field.get_db_prep_save(value, connection)
 
@@ -256,10 +257,10 @@ def _insert_values(columns: tuple[_Column, ...], values: list[list[Any] | None],
     for j in range(len(columns)):
         selected.append(f"v.column{position[j]}" if j in position else "%s")
     converted = [[_db_value(columns[j], value) for value in values[j] or ()] for j in varying]
+    row = "(" + ", ".join(["%s"] * len(varying)) + ")"
     returned: list[tuple[Any, ...]] = []
     for start in range(0, count, per_statement):
         stop = min(count, start + per_statement)
-        row = "(" + ", ".join(["%s"] * len(varying)) + ")"
         params = [*fixed, *(column[i] for i in range(start, stop) for column in converted)]
         returned += _hot_query(
             f"INSERT INTO {Message._meta.db_table} ({_names(columns)}) SELECT {', '.join(selected)} "

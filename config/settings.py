@@ -158,7 +158,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Each connection (one per database thread) caches its prepared statements. The message
     # path's statements are as long as their batch, one text per batch size, so Python's default
     # of 128 held up to ~30 MB in a web process after 8,000 messages; 16 keeps the small,
-    # repeated ones (docs/benchmarks.md, "Memory, fifth pass").
+    # repeated ones (docs/benchmarks.md, "Fifth pass").
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;",
          "cached_statements": 16}

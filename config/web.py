@@ -40,7 +40,7 @@ def cap_malloc_arenas(arenas: int = 2) -> None:
 
     glibc gives each thread that allocates under contention an arena of its own, up to eight per
     core, and keeps what each arena freed for its thread: the web process's database threads
-    held ~4 MB more after 2,000 messages (docs/benchmarks.md, "Memory, fifth pass"). Called
+    held ~4 MB more after 2,000 messages (docs/benchmarks.md, "Fifth pass"). Called
     before the process starts any thread.
     """
     if not sys.platform.startswith("linux"):
